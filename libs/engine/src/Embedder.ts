@@ -1,0 +1,30 @@
+import type { Effect, Scope } from "effect"
+import type { ConnectorFailure } from "./ConnectorError.ts"
+
+/** How token vectors become one sentence vector. */
+export type Pooling = "cls" | "mean"
+
+/** What the engine knows about an embedding model (from the model registry). */
+export interface ModelInfo {
+  readonly name: string
+  readonly dimensions: number
+  readonly maxTokens: number
+  readonly pooling: Pooling
+  readonly normalize: boolean
+}
+
+/** A loaded model. `embed` returns one vector per text, in order. */
+export interface Embedder {
+  readonly model: ModelInfo
+  /** Which onnxruntime execution provider runs the model (e.g. "cpu", "cuda"). */
+  readonly provider: string
+  readonly embed: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Float32Array>, ConnectorFailure>
+}
+
+/** Resolves model names through the registry and loads them. */
+export interface EmbedderFactory {
+  /** Registry lookup only (no model files are read); fails with reason "UnknownModel". */
+  readonly describe: (name: string) => Effect.Effect<ModelInfo, ConnectorFailure>
+  /** Loads the model; the scope releases the session. */
+  readonly load: (name: string) => Effect.Effect<Embedder, ConnectorFailure, Scope.Scope>
+}

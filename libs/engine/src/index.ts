@@ -1,0 +1,7 @@
+export * from "./Connectors.ts"
+export * from "./ConnectorError.ts"
+export * from "./Embedder.ts"
+export * from "./GraphConnector.ts"
+export * from "./Rows.ts"
+export * from "./RunLedger.ts"
+export * from "./SqlConnector.ts"
