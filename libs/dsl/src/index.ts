@@ -1,1 +1,10 @@
-export {}
+export * from "./Diagnostic.ts"
+export * from "./Located.ts"
+export * from "./Spec.ts"
+export * from "./Decode.ts"
+export * from "./Interpolate.ts"
+export * from "./Lint.ts"
+export * from "./Load.ts"
+export * from "./Mapping.ts"
+export * from "./QueryParams.ts"
+export * from "./JsonSchema.ts"

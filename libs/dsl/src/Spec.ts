@@ -1,0 +1,178 @@
+import { Schema } from "effect"
+
+/**
+ * The pipeline file's schema. Decoding runs with excess-property errors and all
+ * errors collected, so every unknown key and wrong type is reported at once.
+ * Cross-references (sources, connections, params, models, cycles) are checked by Lint.
+ */
+
+const identifierPattern = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** A Neo4j label, relationship type or property name, or a SQL column: a plain identifier. */
+export const Identifier = Schema.String.check(
+  Schema.isPattern(identifierPattern, { message: "must be a plain identifier (letters, digits, _; not starting with a digit)" })
+)
+
+/** A SQL table name, optionally schema-qualified. */
+export const TableName = Schema.String.check(
+  Schema.isPattern(/^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$/, { message: "must be a table name like `passages` or `schema.passages`" })
+)
+
+/** A name of a pipeline, source, step or connection. */
+export const Name = Schema.String.check(
+  Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_-]*$/, { message: "must be a name of letters, digits, - and _" })
+)
+
+const PositiveInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThan(0, { message: "must be a positive integer" }))
+
+/** A param value: the type of the default decides how `--set` values are parsed. */
+export const Scalar = Schema.Union([Schema.String, Schema.Number, Schema.Boolean, Schema.Null])
+
+/** A secret: decoded into a Redacted so it is never printed. */
+const Secret = Schema.RedactedFromValue(Schema.String)
+
+export const PostgresConnection = Schema.Struct({
+  dsn: Secret
+})
+
+export const Neo4jConnection = Schema.Struct({
+  uri: Schema.String,
+  user: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  password: Schema.optionalKey(Schema.NullOr(Secret)),
+  database: Schema.optionalKey(Schema.NullOr(Schema.String))
+})
+
+/** One connection: exactly one of `postgres` or `neo4j` (checked by Lint). */
+export const Connection = Schema.Struct({
+  postgres: Schema.optionalKey(PostgresConnection),
+  neo4j: Schema.optionalKey(Neo4jConnection)
+})
+
+/** A key: one column or several. */
+export const KeyColumns = Schema.Union([Identifier, Schema.NonEmptyArray(Identifier)])
+
+export const Source = Schema.Struct({
+  connection: Name,
+  key: KeyColumns,
+  sql: Schema.String,
+  page_size: Schema.optionalKey(PositiveInt)
+})
+
+export const Retry = Schema.Struct({
+  attempts: Schema.optionalKey(PositiveInt),
+  base_ms: Schema.optionalKey(PositiveInt),
+  max_ms: Schema.optionalKey(PositiveInt)
+})
+
+export const EmbedInto = Schema.Struct({
+  connection: Schema.optionalKey(Name),
+  table: TableName,
+  key: Identifier,
+  vector: Identifier,
+  set: Schema.optionalKey(Schema.Record(Identifier, Scalar)),
+  dimensions: Schema.optionalKey(PositiveInt)
+})
+
+export const Embed = Schema.Struct({
+  from: Name,
+  id: Schema.optionalKey(Identifier),
+  text: Identifier,
+  model: Schema.String,
+  batch_size: Schema.optionalKey(PositiveInt),
+  into: EmbedInto
+})
+
+/** Property mappings: `[title, year]` (same names) or `{ preview: text_preview }` (property: column). */
+export const Properties = Schema.Union([Schema.Array(Identifier), Schema.Record(Identifier, Identifier)])
+
+export const LabelsFrom = Schema.Union([
+  Identifier,
+  Schema.Struct({ column: Identifier, map: Schema.optionalKey(Schema.Record(Schema.String, Identifier)) })
+])
+
+export const NodeMapping = Schema.Struct({
+  label: Identifier,
+  from: Name,
+  key: Schema.Union([Identifier, Schema.NonEmptyArray(Identifier), Schema.Record(Identifier, Identifier)]),
+  properties: Schema.optionalKey(Properties),
+  labels_from: Schema.optionalKey(LabelsFrom)
+})
+
+/** `Passage(passage_id)` or `Concept(name: concept_name, type: concept_type)`, or the same as a map. */
+export const EndpointSpec = Schema.Union([
+  Schema.String,
+  Schema.Struct({ label: Identifier, key: Schema.Record(Identifier, Identifier) })
+])
+
+export const Combine = Schema.Literals(["max", "min", "last"])
+
+export const RelationshipMapping = Schema.Struct({
+  type: Identifier,
+  from: Name,
+  start: EndpointSpec,
+  end: EndpointSpec,
+  properties: Schema.optionalKey(Properties),
+  combine: Schema.optionalKey(Schema.Record(Identifier, Combine))
+})
+
+export const Graph = Schema.Struct({
+  connection: Name,
+  batch_size: Schema.optionalKey(PositiveInt),
+  lineage: Schema.optionalKey(Schema.Record(Identifier, Scalar)),
+  nodes: Schema.optionalKey(Schema.Array(NodeMapping)),
+  relationships: Schema.optionalKey(Schema.Array(RelationshipMapping))
+})
+
+/** One step: exactly one of `embed` or `graph` (checked by Lint). */
+export const Step = Schema.Struct({
+  description: Schema.optionalKey(Schema.String),
+  after: Schema.optionalKey(Schema.Array(Name)),
+  retry: Schema.optionalKey(Retry),
+  embed: Schema.optionalKey(Embed),
+  graph: Schema.optionalKey(Graph)
+})
+
+/** A bound for a check: a number, or the current row count of a source. */
+export const Bound = Schema.Union([Schema.Number, Schema.Struct({ source_count: Name })])
+
+export const Expect = Schema.Struct({
+  of: Schema.optionalKey(Schema.Literals(["value", "rows"])),
+  equals: Schema.optionalKey(Bound),
+  at_least: Schema.optionalKey(Bound),
+  at_most: Schema.optionalKey(Bound)
+})
+
+export const Check = Schema.Struct({
+  name: Schema.String,
+  connection: Schema.optionalKey(Name),
+  sql: Schema.optionalKey(Schema.String),
+  cypher: Schema.optionalKey(Schema.String),
+  expect: Expect
+})
+
+export const PipelineSpec = Schema.Struct({
+  pipeline: Name,
+  description: Schema.optionalKey(Schema.String),
+  extends: Schema.optionalKey(Name),
+  params: Schema.optionalKey(Schema.Record(Identifier, Scalar)),
+  connections: Schema.Record(Name, Connection),
+  ledger: Schema.optionalKey(Schema.Struct({ connection: Name })),
+  retry: Schema.optionalKey(Retry),
+  sources: Schema.Record(Name, Source),
+  steps: Schema.Record(Name, Step),
+  verify: Schema.optionalKey(Schema.Array(Check))
+})
+
+/** A decoded pipeline file. */
+export type PipelineSpec = typeof PipelineSpec.Type
+export type SourceSpec = typeof Source.Type
+export type StepSpec = typeof Step.Type
+export type EmbedSpec = typeof Embed.Type
+export type GraphSpec = typeof Graph.Type
+export type NodeMappingSpec = typeof NodeMapping.Type
+export type RelationshipMappingSpec = typeof RelationshipMapping.Type
+export type CheckSpec = typeof Check.Type
+export type BoundSpec = typeof Bound.Type
+export type RetrySpec = typeof Retry.Type
+export type ConnectionSpec = typeof Connection.Type
+export type ScalarValue = typeof Scalar.Type
