@@ -1,0 +1,44 @@
+import { Data } from "effect"
+
+/** Where in a run a failure happened: enough to find the batch again. */
+export interface FailureContext {
+  readonly step: string
+  readonly unit: string
+  readonly source: string
+  /** First and last key of the batch that failed, when known. */
+  readonly keyRange: string | null
+}
+
+/** A step failed: a connector error that was not retryable or kept failing after retries. */
+export class StepError extends Data.TaggedError("StepError")<{
+  readonly context: FailureContext
+  readonly reason: string
+  readonly isRetryable: boolean
+  readonly detail: string
+}> {
+  override get message(): string {
+    const c = this.context
+    return `step ${c.step} (${c.unit}, source ${c.source}${c.keyRange ? `, keys ${c.keyRange}` : ""}): ${this.detail}`
+  }
+}
+
+/** Source data the pipeline cannot write: names the offending row's key. */
+export class DataError extends Data.TaggedError("DataError")<{
+  readonly context: FailureContext
+  readonly detail: string
+}> {
+  readonly isRetryable = false
+  readonly reason = "BadData"
+  override get message(): string {
+    return `step ${this.context.step} (source ${this.context.source}): ${this.detail}`
+  }
+}
+
+/** The pipeline does not fit the databases or models it names (found after connecting, before writing). */
+export class PlanError extends Data.TaggedError("PlanError")<{
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return this.problems.join("\n")
+  }
+}
