@@ -118,8 +118,7 @@ export const lint = (spec: PipelineSpec, ctx: LintContext): ReadonlyArray<Diagno
       if (source && e.id === undefined && keyColumns(source.key).length !== 1) {
         out.push(error(at([...p, "from"]), `source '${e.from}' has a composite key; set embed.id to the column that matches into.key`))
       }
-      const target = e.into.connection ?? source?.connection
-      if (target !== undefined) requireConnection(target, "postgres", [...p, "into", e.into.connection ? "connection" : "table"])
+      if (e.into.connection !== undefined) requireConnection(e.into.connection, "postgres", [...p, "into", "connection"])
       if (ctx.models) {
         const model = ctx.models.get(e.model)
         if (!model) out.push(error(at([...p, "model"]), `unknown model '${e.model}'`, suggest(e.model, [...ctx.models.keys()], "models")))

@@ -1,0 +1,222 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import { formatDiagnostic, loadPipeline, sortDiagnostics, SpecError } from "@polymath/dsl"
+import type { LoadOptions } from "@polymath/dsl"
+
+const dir = mkdtempSync(join(tmpdir(), "dsl-test-"))
+const env = { POSTGRES_DSN: "postgres://u:s3cret@localhost/db", NEO4J_URI: "bolt://localhost:7687", NEO4J_PASSWORD: "pw-s3cret" }
+const models = new Map([["small", { dimensions: 384 }], ["large", { dimensions: 1024 }]])
+
+const write = (name: string, text: string) => {
+  writeFileSync(join(dir, `${name}.yaml`), text)
+  return join(dir, `${name}.yaml`)
+}
+
+/** Loads and returns the diagnostics as `line:col: message` (file name stripped) */
+const problems = (name: string, text: string, options: LoadOptions = {}) =>
+  Effect.gen(function*() {
+    write(name, text)
+    const r = yield* Effect.result(loadPipeline(name, { pipelinesDir: dir, env, models, ...options }))
+    if (r._tag === "Success") return []
+    expect(r.failure).toBeInstanceOf(SpecError)
+    return sortDiagnostics(r.failure.diagnostics).map((d) => formatDiagnostic(d).replace(/^.*?\.yaml:/, "").split("\n")[0]!)
+  })
+
+const good = `pipeline: good
+params:
+  version: batch-v1
+  model: small
+  size: 32
+connections:
+  pg: { postgres: { dsn: "\${env.POSTGRES_DSN}" } }
+  graph:
+    neo4j: { uri: "\${env.NEO4J_URI}", user: neo4j, password: "\${env.NEO4J_PASSWORD}" }
+sources:
+  texts:
+    connection: pg
+    key: id
+    sql: SELECT id, body FROM t WHERE v = :version AND x::text <> ':not_a_param'
+  things:
+    connection: pg
+    key: [name, kind]
+    sql: SELECT DISTINCT name, kind FROM c WHERE v = :version
+  links:
+    connection: pg
+    key: [id, name, kind]
+    sql: SELECT id, name, kind, w FROM l
+steps:
+  embed_texts:
+    embed:
+      from: texts
+      text: body
+      model: \${params.model}
+      batch_size: \${params.size}
+      into: { table: public.t, key: id, vector: embedding, set: { model: "\${params.model}" }, dimensions: 384 }
+  sync:
+    after: [embed_texts]
+    graph:
+      connection: graph
+      lineage: { version: "\${params.version}" }
+      nodes:
+        - { label: Text, from: texts, key: id, properties: { preview: body } }
+        - { label: Thing, from: things, key: [name, kind], labels_from: { column: kind, map: { a: A } } }
+      relationships:
+        - type: LINKS
+          from: links
+          start: Text(id)
+          end: "Thing(name: name, kind: kind)"
+          properties: [w]
+          combine: { w: max }
+verify:
+  - name: embedded
+    sql: SELECT count(*) FROM t WHERE v = :version
+    expect: { equals: { source_count: texts } }
+  - name: graph
+    cypher: MATCH (n:Text) WHERE n.version = $version RETURN count(n)
+    expect: { at_least: 1 }
+`
+
+describe("loadPipeline", () => {
+  it.effect("loads a good pipeline with typed params, env and secrets redacted", () =>
+    Effect.gen(function*() {
+      write("good", good)
+      const p = yield* loadPipeline("good", { pipelinesDir: dir, env, models })
+      expect(p.params).toEqual({ version: "batch-v1", model: "small", size: 32 })
+      const embed = p.spec.steps["embed_texts"]!.embed!
+      expect(embed.model).toBe("small")
+      expect(embed.batch_size).toBe(32)
+      const dsn = p.spec.connections["pg"]!.postgres!.dsn
+      expect(Redacted.isRedacted(dsn)).toBe(true)
+      expect(Redacted.value(dsn)).toBe(env.POSTGRES_DSN)
+      expect(String(dsn)).not.toContain("s3cret")
+      expect(JSON.stringify(p.spec)).not.toContain("s3cret")
+      expect(p.warnings).toEqual([])
+    }))
+
+  it.effect("--set overrides params with the default's type and changes the spec hash", () =>
+    Effect.gen(function*() {
+      write("good", good)
+      const a = yield* loadPipeline("good", { pipelinesDir: dir, env, models })
+      const b = yield* loadPipeline("good", { pipelinesDir: dir, env, models, set: ["version=batch-v2", "size=8"] })
+      expect(b.params).toEqual({ version: "batch-v2", model: "small", size: 8 })
+      expect(b.spec.steps["embed_texts"]!.embed!.batch_size).toBe(8)
+      expect(b.specHash).not.toBe(a.specHash)
+    }))
+
+  it.effect("extends: a 3-line child overrides params and keeps positions of inherited parts", () =>
+    Effect.gen(function*() {
+      write("good", good)
+      write("child", "pipeline: child\nextends: good\nparams: { version: batch-v2 }\n")
+      const p = yield* loadPipeline("child", { pipelinesDir: dir, env, models })
+      expect(p.spec.pipeline).toBe("child")
+      expect(p.params["version"]).toBe("batch-v2")
+      expect(Object.keys(p.spec.steps)).toEqual(["embed_texts", "sync"])
+      expect(p.spec.steps["sync"]!.graph!.lineage).toEqual({ version: "batch-v2" })
+      // an error in the inherited part points into the parent file
+      const bad = yield* problems("child2", "pipeline: child2\nextends: good\nparams: { model: huge }\n")
+      expect(bad).toEqual(["28:14: unknown model 'huge'"])
+    }))
+
+  it.effect("unknown keys get did-you-mean hints at the key's position", () =>
+    Effect.gen(function*() {
+      const text = good.replace("      batch_size: ${params.size}\n", "      batch_sise: 3\n").replace("  texts:\n    connection: pg", "  texts:\n    conection: pg")
+      const ps = yield* problems("typo", text)
+      expect(ps).toEqual([
+        "11:3: sources.texts is missing required key 'connection'",
+        "12:5: unknown key 'conection' in sources.texts",
+        "29:7: unknown key 'batch_sise' in steps.embed_texts.embed"
+      ])
+      write("typo", text)
+      const r = yield* Effect.result(loadPipeline("typo", { pipelinesDir: dir, env, models }))
+      expect(r._tag === "Failure" && r.failure.message).toContain("hint: did you mean 'batch_size'?")
+    }))
+
+  it.effect("wrong types and invalid identifiers", () =>
+    Effect.gen(function*() {
+      const text = good
+        .replace("batch_size: ${params.size}", "batch_size: many")
+        .replace("{ label: Text,", "{ label: \"Text`) DETACH DELETE n //\",")
+        .replace("type: LINKS", "type: [LINKS]")
+      expect(yield* problems("types", text)).toEqual([
+        "29:19: steps.embed_texts.embed.batch_size must be a number, got string",
+        "37:20: steps.sync.graph.nodes[0].label must be a plain identifier (letters, digits, _; not starting with a digit)",
+        "40:17: steps.sync.graph.relationships[0].type must be a string, got a list"
+      ])
+    }))
+
+  it.effect("undefined sources, connections, params, models and steps", () =>
+    Effect.gen(function*() {
+      const text = good
+        .replace("connection: pg\n    key: id", "connection: pgx\n    key: id")
+        .replace("from: texts\n      text", "from: textz\n      text")
+        .replace("v = :version AND", "v = :verison AND")
+        .replace("model: ${params.model}", "model: tiny")
+        .replace("after: [embed_texts]", "after: [embed]")
+        .replace("connection: graph", "connection: pg")
+      expect(yield* problems("refs", text)).toEqual([
+        "12:17: unknown connection 'pgx'",
+        "14:10: query uses :verison, which is not a param",
+        "26:13: unknown source 'textz'",
+        "28:14: unknown model 'tiny'",
+        "32:13: unknown step 'embed'",
+        "34:19: connection 'pg' is postgres, but a neo4j connection is needed here"
+      ])
+    }))
+
+  it.effect("cycles between steps", () =>
+    Effect.gen(function*() {
+      const text = good.replace("  embed_texts:\n    embed:", "  embed_texts:\n    after: [sync]\n    embed:")
+      expect(yield* problems("cycle", text)).toEqual(["23:1: steps depend on each other in a cycle: embed_texts -> sync -> embed_texts"])
+    }))
+
+  it.effect("model dimension mismatch is a lint error before any work", () =>
+    Effect.gen(function*() {
+      const text = good.replace("model: ${params.model}", "model: large")
+      expect(yield* problems("dims", text)).toEqual(["30:107: model 'large' makes 1024-d vectors but public.t.embedding holds 384-d vectors"])
+    }))
+
+  it.effect("relationship endpoints must match node keys", () =>
+    Effect.gen(function*() {
+      const text = good.replace("end: \"Thing(name: name, kind: kind)\"", "end: \"Thing(name)\"").replace("start: Text(id)", "start: Txt(id)")
+      expect(yield* problems("ends", text)).toEqual([
+        "42:18: relationship LINKS starts at Txt, which no node mapping in this step writes",
+        "43:16: Thing is keyed by (name, kind), but this endpoint matches on (name)"
+      ])
+    }))
+
+  it.effect("interpolation into query text is refused; missing env is an error at run time", () =>
+    Effect.gen(function*() {
+      const text = good.replace("WHERE v = :version AND", "WHERE v = '${params.version}' AND")
+      expect(yield* problems("splice", text)).toEqual([
+        "14:10: sql must not use ${...} interpolation: it would splice values into query text"
+      ])
+      expect(yield* problems("noenv", good, { env: {} })).toEqual([
+        "7:26: environment variable POSTGRES_DSN is not set",
+        "9:19: environment variable NEO4J_URI is not set",
+        "9:62: environment variable NEO4J_PASSWORD is not set"
+      ])
+      write("noenv", good)
+      const ok = yield* loadPipeline("noenv", { pipelinesDir: dir, env: {}, models, allowMissingEnv: true })
+      expect(ok.warnings.length).toBe(3)
+    }))
+
+  it.effect("YAML syntax errors and duplicate keys carry positions", () =>
+    Effect.gen(function*() {
+      expect(yield* problems("syntax", "pipeline: x\nsources: {a: 1\n")).toHaveLength(1)
+      const dup = yield* problems("dup", good.replace("  things:\n", "  texts:\n"))
+      expect(dup[0]).toMatch(/^15:3: Map keys must be unique/)
+    }))
+
+  it.effect("--set of an unknown param and a missing pipeline", () =>
+    Effect.gen(function*() {
+      write("good", good)
+      const r = yield* Effect.result(loadPipeline("good", { pipelinesDir: dir, env, models, set: ["verion=2"] }))
+      expect(r._tag === "Failure" && r.failure.message).toBe("--set verion: unknown param\n    hint: did you mean 'version'?")
+      const m = yield* Effect.result(loadPipeline("goodd", { pipelinesDir: dir, env, models }))
+      expect(m._tag === "Failure" && m.failure.message).toContain("pipeline 'goodd' not found")
+      expect(m._tag === "Failure" && m.failure.message).toContain("did you mean 'good'?")
+    }))
+})
