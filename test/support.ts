@@ -1,0 +1,102 @@
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { Effect, Redacted } from "effect"
+import { acquireNeo4jDriver, makeNeo4jConnector } from "@polymath/neo4j"
+import { exec, queryRows, withClient } from "@polymath/postgres"
+
+/** The database the end-to-end tests own, beside the demo's. */
+export const e2eDatabase = "polymath_e2e"
+
+const baseDsn = (): string => {
+  const dsn = process.env["POSTGRES_DSN"]
+  if (!dsn) throw new Error("POSTGRES_DSN is not set; the vitest global setup starts the stack")
+  return dsn
+}
+
+/** The stack's DSN with the database swapped for `db`. */
+export const dsnFor = (db: string): string => {
+  const url = new URL(baseDsn())
+  url.pathname = `/${db}`
+  return url.toString()
+}
+
+/** Drops and recreates the e2e database with pgvector. */
+export const resetDatabase = async (): Promise<void> => {
+  await withClient(baseDsn(), async (c) => {
+    await exec(c, `DROP DATABASE IF EXISTS ${e2eDatabase} WITH (FORCE)`)
+    await exec(c, `CREATE DATABASE ${e2eDatabase}`)
+  })
+  await withClient(dsnFor(e2eDatabase), (c) => exec(c, "CREATE EXTENSION IF NOT EXISTS vector"))
+}
+
+/** Environment for child processes: the e2e database and the stack's Neo4j. */
+export const e2eEnv = (): NodeJS.ProcessEnv => ({ ...process.env, POSTGRES_DSN: dsnFor(e2eDatabase) })
+
+export interface Exited {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Starts a command from the repo root with Node 24 on PATH. */
+export const start = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = e2eEnv()): { child: ChildProcess; done: Promise<Exited> } => {
+  const child = spawn(process.execPath, args, { cwd: process.cwd(), env, stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()))
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()))
+  const done = new Promise<Exited>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })))
+  return { child, done }
+}
+
+/** Runs a command to completion. */
+export const run = (args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv): Promise<Exited> => start(args, env).done
+
+/** The runner CLI. */
+export const runner = (...args: ReadonlyArray<string>): ReadonlyArray<string> => ["apps/runner/src/main.ts", ...args]
+
+/** Loads the scale-1 corpus into the e2e database. */
+export const loadFixtures = async (): Promise<void> => {
+  const r = await run(["tools/fixtures/src/main.ts", "--scale", "1"])
+  if (r.code !== 0) throw new Error(`fixtures failed: ${r.stderr}`)
+}
+
+/** One scalar from the e2e database. */
+export const pgScalar = (sql: string, params: ReadonlyArray<unknown> = []): Promise<number> =>
+  withClient(dsnFor(e2eDatabase), async (c) => {
+    const rows = await queryRows(c, sql, params as Array<unknown>)
+    return Number(Object.values(rows[0] ?? {})[0])
+  })
+
+/** Rows from the e2e database. */
+export const pgRows = (sql: string, params: ReadonlyArray<unknown> = []) =>
+  withClient(dsnFor(e2eDatabase), (c) => queryRows(c, sql, params as Array<unknown>))
+
+const neo4jOptions = () => ({
+  name: "test",
+  uri: process.env["NEO4J_URI"]!,
+  user: process.env["NEO4J_USER"] ?? "neo4j",
+  password: process.env["NEO4J_PASSWORD"] ? Redacted.make(process.env["NEO4J_PASSWORD"]) : null,
+  database: null
+})
+
+/** Runs a Cypher query against the stack's Neo4j. */
+export const cypher = (query: string, params: Record<string, unknown> = {}) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const graph = yield* makeNeo4jConnector(neo4jOptions())
+    return yield* graph.query(query, params as never)
+  })))
+
+/** One number from Neo4j. */
+export const cypherScalar = async (query: string, params: Record<string, unknown> = {}): Promise<number> => {
+  const rows = await cypher(query, params)
+  return Number(Object.values(rows[0] ?? {})[0])
+}
+
+/** Removes what the pipelines write to Neo4j (other tests use their own labels). */
+export const resetGraph = (): Promise<void> =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const driver = yield* acquireNeo4jDriver(neo4jOptions())
+    yield* driver.run("reset", "MATCH (n) WHERE n:Paper OR n:Passage OR n:Concept CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS")
+  })))
