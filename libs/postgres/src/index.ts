@@ -1,0 +1,11 @@
+export * from "./BulkCopy.ts"
+// Explicit, so it takes precedence over BulkCopy's dot-splitting quoteIdent of the same name.
+export { quoteIdent, quoteQualified } from "./Identifier.ts"
+export * from "./KeysetPages.ts"
+export * from "./PgConnector.ts"
+export * from "./PgError.ts"
+export * from "./PgPool.ts"
+export * from "./RunLedger.ts"
+export * from "./Statement.ts"
+export * from "./VectorText.ts"
+export * from "./VectorWriter.ts"
