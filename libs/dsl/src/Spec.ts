@@ -23,6 +23,10 @@ export const Name = Schema.String.check(
   Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_-]*$/, { message: "must be a name of letters, digits, - and _" })
 )
 
+/** A map whose keys must be valid names (checked after the values, so both kinds of error show). */
+const NamedMap = <V extends Schema.Top>(key: Schema.String | typeof Identifier | typeof Name, value: V) =>
+  Schema.Record(Schema.String, value).check(Schema.isPropertyNames(key))
+
 const PositiveInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThan(0, { message: "must be a positive integer" }))
 
 /** A param value: the type of the default decides how `--set` values are parsed. */
@@ -69,7 +73,7 @@ export const EmbedInto = Schema.Struct({
   table: TableName,
   key: Identifier,
   vector: Identifier,
-  set: Schema.optionalKey(Schema.Record(Identifier, Scalar)),
+  set: Schema.optionalKey(NamedMap(Identifier, Scalar)),
   dimensions: Schema.optionalKey(PositiveInt)
 })
 
@@ -83,7 +87,7 @@ export const Embed = Schema.Struct({
 })
 
 /** Property mappings: `[title, year]` (same names) or `{ preview: text_preview }` (property: column). */
-export const Properties = Schema.Union([Schema.Array(Identifier), Schema.Record(Identifier, Identifier)])
+export const Properties = Schema.Union([Schema.Array(Identifier), NamedMap(Identifier, Identifier)])
 
 export const LabelsFrom = Schema.Union([
   Identifier,
@@ -93,7 +97,7 @@ export const LabelsFrom = Schema.Union([
 export const NodeMapping = Schema.Struct({
   label: Identifier,
   from: Name,
-  key: Schema.Union([Identifier, Schema.NonEmptyArray(Identifier), Schema.Record(Identifier, Identifier)]),
+  key: Schema.Union([Identifier, Schema.NonEmptyArray(Identifier), NamedMap(Identifier, Identifier)]),
   properties: Schema.optionalKey(Properties),
   labels_from: Schema.optionalKey(LabelsFrom)
 })
@@ -101,7 +105,7 @@ export const NodeMapping = Schema.Struct({
 /** `Passage(passage_id)` or `Concept(name: concept_name, type: concept_type)`, or the same as a map. */
 export const EndpointSpec = Schema.Union([
   Schema.String,
-  Schema.Struct({ label: Identifier, key: Schema.Record(Identifier, Identifier) })
+  Schema.Struct({ label: Identifier, key: NamedMap(Identifier, Identifier) })
 ])
 
 export const Combine = Schema.Literals(["max", "min", "last"])
@@ -112,13 +116,13 @@ export const RelationshipMapping = Schema.Struct({
   start: EndpointSpec,
   end: EndpointSpec,
   properties: Schema.optionalKey(Properties),
-  combine: Schema.optionalKey(Schema.Record(Identifier, Combine))
+  combine: Schema.optionalKey(NamedMap(Identifier, Combine))
 })
 
 export const Graph = Schema.Struct({
   connection: Name,
   batch_size: Schema.optionalKey(PositiveInt),
-  lineage: Schema.optionalKey(Schema.Record(Identifier, Scalar)),
+  lineage: Schema.optionalKey(NamedMap(Identifier, Scalar)),
   nodes: Schema.optionalKey(Schema.Array(NodeMapping)),
   relationships: Schema.optionalKey(Schema.Array(RelationshipMapping))
 })
@@ -154,12 +158,12 @@ export const PipelineSpec = Schema.Struct({
   pipeline: Name,
   description: Schema.optionalKey(Schema.String),
   extends: Schema.optionalKey(Name),
-  params: Schema.optionalKey(Schema.Record(Identifier, Scalar)),
-  connections: Schema.Record(Name, Connection),
+  params: Schema.optionalKey(NamedMap(Identifier, Scalar)),
+  connections: NamedMap(Name, Connection),
   ledger: Schema.optionalKey(Schema.Struct({ connection: Name })),
   retry: Schema.optionalKey(Retry),
-  sources: Schema.Record(Name, Source),
-  steps: Schema.Record(Name, Step),
+  sources: NamedMap(Name, Source),
+  steps: NamedMap(Name, Step),
   verify: Schema.optionalKey(Schema.Array(Check))
 })
 
