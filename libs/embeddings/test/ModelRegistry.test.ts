@@ -1,0 +1,96 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { defaultRegistryPath, loadModelRegistry, makeModelRegistry } from "../src/index.ts"
+
+const tmp = mkdtempSync(join(tmpdir(), "polymath-registry-"))
+const write = (name: string, content: string) => {
+  const path = join(tmp, name)
+  writeFileSync(path, content)
+  return path
+}
+
+describe("ModelRegistry", () => {
+  it.effect("loads the committed registry with the three models, resolving files against the models dir", () =>
+    Effect.gen(function*() {
+      const registry = yield* loadModelRegistry({ modelsDir: "/models" })
+      expect(registry.names).toEqual(["bge-m3", "bge-small-en-v1.5", "bge-small-en-v1.5-q"])
+      const small = yield* registry.lookup("bge-small-en-v1.5")
+      expect(small).toMatchObject({ dimensions: 384, pooling: "cls", normalize: true, maxTokens: 512 })
+      expect(small.files).toEqual({ onnx: "/models/bge-small-en-v1.5/model.onnx", tokenizer: "/models/bge-small-en-v1.5/tokenizer.json" })
+      const int8 = yield* registry.lookup("bge-small-en-v1.5-q")
+      expect(int8.files.onnx).toBe("/models/bge-small-en-v1.5/model-q.onnx")
+      expect(int8.maxBatchSize).toBe(1)
+      expect(yield* registry.lookup("bge-m3")).toMatchObject({ dimensions: 1024, maxTokens: 8192, pooling: "cls", normalize: true })
+    }))
+
+  it.effect("fails an unknown name with reason UnknownModel listing the known names", () =>
+    Effect.gen(function*() {
+      const registry = yield* loadModelRegistry()
+      const error = yield* Effect.flip(registry.lookup("gpt-embedding"))
+      expect(error).toMatchObject({ _tag: "EmbeddingError", reason: "UnknownModel", isRetryable: false, model: "gpt-embedding" })
+      expect(error.message).toContain("bge-m3, bge-small-en-v1.5, bge-small-en-v1.5-q")
+    }))
+
+  it("takes its path from POLYMATH_MODEL_REGISTRY", () => {
+    const before = process.env["POLYMATH_MODEL_REGISTRY"]
+    process.env["POLYMATH_MODEL_REGISTRY"] = "/elsewhere/registry.json"
+    try {
+      expect(defaultRegistryPath()).toBe("/elsewhere/registry.json")
+    } finally {
+      if (before === undefined) delete process.env["POLYMATH_MODEL_REGISTRY"]
+      else process.env["POLYMATH_MODEL_REGISTRY"] = before
+    }
+  })
+
+  it.effect("reads a custom registry with absolute paths, mean pooling and prefixes", () =>
+    Effect.gen(function*() {
+      const path = write(
+        "custom.json",
+        JSON.stringify({
+          models: {
+            e5: {
+              files: { onnx: "/abs/e5.onnx", tokenizer: "e5/tokenizer.json" },
+              dimensions: 768,
+              pooling: "mean",
+              normalize: true,
+              maxTokens: 512,
+              queryPrefix: "query: ",
+              passagePrefix: "passage: "
+            }
+          }
+        })
+      )
+      const registry = yield* loadModelRegistry({ registryPath: path, modelsDir: "/m" })
+      expect(yield* registry.lookup("e5")).toEqual({
+        name: "e5",
+        files: { onnx: "/abs/e5.onnx", tokenizer: "/m/e5/tokenizer.json" },
+        dimensions: 768,
+        pooling: "mean",
+        normalize: true,
+        maxTokens: 512,
+        queryPrefix: "query: ",
+        passagePrefix: "passage: "
+      })
+    }))
+
+  it.effect("fails a missing, non-JSON or malformed registry with reason RegistryInvalid", () =>
+    Effect.gen(function*() {
+      const missing = yield* Effect.flip(loadModelRegistry({ registryPath: join(tmp, "absent.json") }))
+      expect(missing.reason).toBe("RegistryInvalid")
+      const notJson = yield* Effect.flip(loadModelRegistry({ registryPath: write("bad.json", "{ nope") }))
+      expect(notJson.reason).toBe("RegistryInvalid")
+      const badPooling = yield* Effect.flip(
+        makeModelRegistry(
+          { models: { x: { files: { onnx: "a", tokenizer: "b" }, dimensions: 8, pooling: "max", normalize: true, maxTokens: 8 } } },
+          { path: "inline", modelsDir: "/m" }
+        )
+      )
+      expect(badPooling.reason).toBe("RegistryInvalid")
+      expect(badPooling.message).toContain(`"pooling" must be "cls" or "mean"`)
+      const noModels = yield* Effect.flip(makeModelRegistry([], { path: "inline", modelsDir: "/m" }))
+      expect(noModels.isRetryable).toBe(false)
+    }))
+})

@@ -1,0 +1,173 @@
+/**
+ * Smoke tests against the real bge-small-en-v1.5 model. They assume `npm run model` has run
+ * (the test script does it first); otherwise loading fails with reason "ModelFilesMissing".
+ */
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
+import { Embedders, isConnectorFailure } from "@polymath/engine"
+import { EmbeddersLive, makeEmbedderFactory, planBatches } from "../src/index.ts"
+import type { OnnxEmbedder } from "../src/index.ts"
+
+class SmallModel extends Context.Service<SmallModel, OnnxEmbedder>()("test/SmallModel") {}
+
+const SmallModelLive = Layer.effect(
+  SmallModel,
+  makeEmbedderFactory({ batchSize: 4 }).pipe(Effect.flatMap((factory) => factory.load("bge-small-en-v1.5")))
+)
+
+const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0)
+const norm = (a: Float32Array) => Math.sqrt(dot(a, a))
+const cosine = (a: Float32Array, b: Float32Array) => dot(a, b) / (norm(a) * norm(b))
+
+layer(SmallModelLive, { timeout: "120 seconds" })("bge-small-en-v1.5 (fp32, real tokenizer)", (it) => {
+  it.effect("turns a sentence into a 384-d unit vector", () =>
+    Effect.gen(function*() {
+      const model = yield* SmallModel
+      expect(model.model).toEqual({ name: "bge-small-en-v1.5", dimensions: 384, maxTokens: 512, pooling: "cls", normalize: true })
+      expect(model.provider).toBe("cpu")
+      const [v] = yield* model.embed(["Knowledge graphs connect papers, authors and topics."])
+      expect(v).toBeInstanceOf(Float32Array)
+      expect(v!.length).toBe(384)
+      expect(norm(v!)).toBeCloseTo(1, 5)
+      expect(v!.every(Number.isFinite)).toBe(true)
+    }))
+
+  it.effect("ranks a paraphrase above an unrelated sentence", () =>
+    Effect.gen(function*() {
+      const model = yield* SmallModel
+      const [a, b, c] = yield* model.embed([
+        "The cat is sleeping on the sofa.",
+        "A kitten naps on the couch.",
+        "Quarterly revenue grew by five percent in Europe."
+      ])
+      expect(cosine(a!, b!)).toBeGreaterThan(cosine(a!, c!) + 0.1)
+    }))
+
+  it.effect("gives the same vectors in a batch as one by one, in the original order", () =>
+    Effect.gen(function*() {
+      const model = yield* SmallModel
+      // Lengths vary so that batches are sorted and padded; batchSize 4 gives several runs.
+      const texts = [
+        "A long sentence about graph databases, vector search and the integration of research knowledge from many sources. ".repeat(6),
+        "short",
+        "Crème brûlée in São Paulo.",
+        "机器学习是人工智能的一个分支。",
+        "",
+        "Emoji 🚀 and text",
+        "Medium length text about embeddings and how they are pooled with the CLS token.",
+        "   ",
+        "Another short one.",
+        "Neo4j stores nodes and relationships; pgvector stores embeddings next to rows in Postgres."
+      ]
+      const batch = yield* model.embed(texts)
+      expect(batch.length).toBe(texts.length)
+      for (const [i, text] of texts.entries()) {
+        const [single] = yield* model.embed([text])
+        expect(cosine(batch[i]!, single!), `text #${i}`).toBeGreaterThan(0.9999)
+      }
+    }))
+
+  it.effect("truncates an over-length text to 512 tokens, [CLS] ... [SEP], without error", () =>
+    Effect.gen(function*() {
+      const model = yield* SmallModel
+      const long = "Embedding models truncate long passages at their maximum sequence length. ".repeat(200)
+      const [enc] = yield* model.tokenizer.encode([long])
+      expect(enc!.ids.length).toBe(512)
+      expect(enc!.ids[0]).toBe(101)
+      expect(enc!.ids[511]).toBe(102)
+      const [v, w] = yield* model.embed([long, long + " more words after the cut"])
+      expect(norm(v!)).toBeCloseTo(1, 5)
+      // Everything past the limit is cut, so extra trailing words change nothing.
+      expect(cosine(v!, w!)).toBeGreaterThan(0.99999)
+    }))
+
+  it.effect("returns nothing for no texts", () =>
+    Effect.gen(function*() {
+      const model = yield* SmallModel
+      expect(yield* model.embed([])).toEqual([])
+    }))
+
+  it.effect("applies the query prefix only to queries", () =>
+    Effect.gen(function*() {
+      const model = yield* SmallModel
+      const [p] = yield* model.embed(["graph neural networks"])
+      const [q] = yield* model.embedQueries(["graph neural networks"])
+      const [pq] = yield* model.embed(["Represent this sentence for searching relevant passages: graph neural networks"])
+      expect(cosine(q!, pq!)).toBeGreaterThan(0.9999)
+      expect(cosine(p!, q!)).toBeLessThan(0.9999)
+    }))
+})
+
+describe("maxTokens override", () => {
+  it.effect("caps the model's limit for describe, the tokenizer and embed", () =>
+    Effect.gen(function*() {
+      const factory = yield* makeEmbedderFactory({ maxTokens: 16 })
+      expect((yield* factory.describe("bge-small-en-v1.5")).maxTokens).toBe(16)
+      const model = yield* factory.load("bge-small-en-v1.5-q")
+      expect(model.model.maxTokens).toBe(16)
+      const [enc] = yield* model.tokenizer.encode(["one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"])
+      expect(enc!.ids.length).toBe(16)
+      expect(enc!.ids[15]).toBe(102)
+      const [v] = yield* model.embed(["one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"])
+      expect(norm(v!)).toBeCloseTo(1, 5)
+    }), 120_000)
+})
+
+describe("int8 model", () => {
+  it.effect("runs rows one at a time, so a text's vector does not depend on its batch mates", () =>
+    Effect.gen(function*() {
+      const factory = yield* makeEmbedderFactory({ batchSize: 32 })
+      const model = yield* factory.load("bge-small-en-v1.5-q")
+      const texts = ["A short text.", "A much longer text about dynamic quantization, activation ranges and batch composition. ".repeat(5), "Ünïcödé 🚀"]
+      const batch = yield* model.embed(texts)
+      for (const [i, text] of texts.entries()) {
+        const [single] = yield* model.embed([text])
+        expect(Array.from(batch[i]!)).toEqual(Array.from(single!))
+      }
+    }), 120_000)
+})
+
+describe("model registry through the factory", () => {
+  it.effect("fails describe and load of an unknown name with a tagged, non-retryable error listing known names", () =>
+    Effect.gen(function*() {
+      const factory = yield* makeEmbedderFactory()
+      const error = yield* Effect.flip(factory.describe("no-such-model"))
+      expect(error._tag).toBe("EmbeddingError")
+      expect(error.reason).toBe("UnknownModel")
+      expect(error.isRetryable).toBe(false)
+      expect(isConnectorFailure(error)).toBe(true)
+      expect(error.message).toContain("bge-small-en-v1.5")
+      expect(error.message).toContain("bge-m3")
+      const loadError = yield* Effect.flip(factory.load("no-such-model"))
+      expect(loadError.reason).toBe("UnknownModel")
+    }))
+
+  it.effect("describes a model without reading its files", () =>
+    Effect.gen(function*() {
+      const factory = yield* makeEmbedderFactory({ modelsDir: "/nonexistent" })
+      expect(yield* factory.describe("bge-m3")).toEqual({ name: "bge-m3", dimensions: 1024, maxTokens: 8192, pooling: "cls", normalize: true })
+      const error = yield* Effect.flip(factory.load("bge-m3"))
+      expect(error.reason).toBe("ModelFilesMissing")
+      expect(error.isRetryable).toBe(false)
+    }))
+
+  it.effect("provides the engine's Embedders service", () =>
+    Effect.gen(function*() {
+      const embedders = yield* Embedders
+      expect((yield* embedders.describe("bge-small-en-v1.5-q")).dimensions).toBe(384)
+    }).pipe(Effect.provide(EmbeddersLive())))
+})
+
+describe("planBatches", () => {
+  it("sorts each window by length, bounds rows and padded tokens, and covers every index once", () => {
+    const lengths = [10, 3, 50, 3, 7, 100, 2, 9]
+    const batches = planBatches(lengths, { batchSize: 3, maxBatchTokens: 120, sortWindow: 4 })
+    expect(batches).toEqual([[1, 3, 0], [2], [6, 4, 7], [5]])
+    expect(batches.flat().sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    for (const b of batches) {
+      const longest = Math.max(...b.map((i) => lengths[i]!))
+      expect(b.length <= 3).toBe(true)
+      expect(b.length === 1 || b.length * longest <= 120).toBe(true)
+    }
+  })
+})
