@@ -1,0 +1,6 @@
+export * from "./Batches.ts"
+export * from "./Cypher.ts"
+export * from "./Neo4jConnector.ts"
+export * from "./Neo4jDriver.ts"
+export * from "./Neo4jError.ts"
+export * from "./Values.ts"
