@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint"
 // engine on dsl, each connector on the engine's ports, the runner composes them.
 // Driver packages may only be imported by the lib that owns that system.
 export default [
-  { ignores: ["**/node_modules/**", "**/dist/**", ".nx/**", ".stack/**", ".models/**", "tools/stack/neo4j/**"] },
+  { ignores: [".cache/**", "**/node_modules/**", "**/dist/**", ".nx/**", ".stack/**", ".models/**", "tools/stack/neo4j/**"] },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { pipelineJsonSchema } from "@polymath/dsl"
+import { pipelineJsonSchema } from "../src/index.ts"
 
 describe("pipelineJsonSchema", () => {
   it("is generated from the spec schema and closes objects like lint does", () => {

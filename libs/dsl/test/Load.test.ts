@@ -3,8 +3,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { formatDiagnostic, loadPipeline, sortDiagnostics, SpecError } from "@polymath/dsl"
-import type { LoadOptions } from "@polymath/dsl"
+import { formatDiagnostic, loadPipeline, sortDiagnostics, SpecError } from "../src/index.ts"
+import type { LoadOptions } from "../src/index.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "dsl-test-"))
 const env = { POSTGRES_DSN: "postgres://u:s3cret@localhost/db", NEO4J_URI: "bolt://localhost:7687", NEO4J_PASSWORD: "pw-s3cret" }

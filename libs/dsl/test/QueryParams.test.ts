@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { cypherParams, parseEndpoint, toPositional } from "@polymath/dsl"
+import { cypherParams, parseEndpoint, toPositional } from "../src/index.ts"
 
 describe("toPositional", () => {
   it("numbers each distinct :name once and leaves casts, strings and comments alone", () => {

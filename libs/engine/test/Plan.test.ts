@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { loadPipeline } from "@polymath/dsl"
-import { compile, onlySteps } from "@polymath/engine"
+import { compile, onlySteps } from "../src/index.ts"
 
 const env = { POSTGRES_DSN: "postgres://u:p@h/db", NEO4J_URI: "bolt://h:1" }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Effect, Ref } from "effect"
-import { isRetryable, withRetry } from "@polymath/engine"
+import { isRetryable, withRetry } from "../src/index.ts"
 
 class Failure extends Data.TaggedError("Failure")<{ reason: string; isRetryable: boolean; message: string }> {}
 
