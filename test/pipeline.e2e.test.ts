@@ -175,3 +175,36 @@ describe("interrupted runs", () => {
     expect(await pgScalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'polymath-etl%'")).toBe(0)
   })
 })
+
+describe("runner commands", () => {
+  beforeAll(fresh)
+
+  it("nx run runner:exec --dry-run prints the plan through Nx", async () => {
+    const r = await run([join(process.cwd(), "node_modules/nx/dist/bin/nx.js"), "run", "runner:exec", "--pipeline=batch-v1", "--dry-run", "--set=model=bge-small-en-v1.5-q"], { ...e2eEnv(), NX_DAEMON: "false", NX_NO_CLOUD: "true" })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain("740 Paper nodes")
+    expect(r.stdout).toContain("5954 MENTIONS relationships")
+  })
+
+  it("--only runs one step; verify exits 3 while checks fail and 0 once they pass", async () => {
+    const only = await run(runner("run", "--pipeline=batch-v1", ...model, "--only", "sync_graph"))
+    expect(only.code).toBe(0)
+    expect(await pgScalar(v1Passages, ["batch-v1"])).toBe(0)
+    expect((await graphCounts()).mentions).toBe(5954)
+    const failing = await run(runner("verify", "--pipeline=batch-v1", ...model))
+    expect(failing.code).toBe(3)
+    expect(failing.stdout).toMatch(/FAIL {2}every passage of this run has an embedding: got 0, expected = 973/)
+    const embed = await run(runner("run", "--pipeline=batch-v1", ...model, "--only", "embed_passages"))
+    expect(embed.code).toBe(0)
+    const passing = await run(runner("verify", "--pipeline=batch-v1", ...model))
+    expect(passing.stdout).toContain("all 6 checks passed")
+    expect(passing.code).toBe(0)
+  })
+
+  it("a model whose dimension does not fit the column stops before any write", async () => {
+    const r = await run(runner("run", "--pipeline=batch-v1", "--set", "model=bge-m3", "--set", "extractor_version=batch-v2"))
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("model bge-m3 makes 1024-d vectors but passages.embedding is vector(384)")
+    expect(await pgScalar("SELECT count(*) FROM polymath_etl.runs WHERE params->>'extractor_version' = 'batch-v2'")).toBe(0)
+  })
+})

@@ -138,29 +138,37 @@ const runEmbedUnit = (step: EmbedStep, embedder: Embedder, run: RunHandle, ledge
       policy: step.retry,
       run,
       ledger,
-      write: (page, state, context) =>
-        Effect.gen(function*() {
-          const ids: Array<Value> = []
-          const texts: Array<string> = []
-          for (const row of page.rows) {
-            if (!(u.idColumn in row)) return yield* Effect.fail(new DataError({ context, detail: `source ${sourceName(u.source)} has no column '${u.idColumn}' (columns: ${Object.keys(row).join(", ")})` }))
-            if (!(u.textColumn in row)) return yield* Effect.fail(new DataError({ context, detail: `source ${sourceName(u.source)} has no column '${u.textColumn}' (columns: ${Object.keys(row).join(", ")})` }))
-            const text = row[u.textColumn]
-            if (typeof text !== "string") return yield* Effect.fail(new DataError({ context, detail: `${u.textColumn} is ${text === null ? "NULL" : typeof text} for ${rowKey(row, u.source.keyset.key)}` }))
-            ids.push(row[u.idColumn]!)
-            texts.push(text)
-          }
-          const vectors = yield* embedder.embed(texts)
-          const result = yield* withRetry(target.writeVectors(u.target, { ids, vectors }), step.retry, () => Effect.sync(() => void state.counts.retried++))
-          return result
-        })
+      work: {
+        // Validating and embedding a page is CPU work; it overlaps the previous page's write.
+        prepare: (page, context) =>
+          Effect.gen(function*() {
+            const ids: Array<Value> = []
+            const texts: Array<string> = []
+            for (const row of page.rows) {
+              if (!(u.idColumn in row)) return yield* Effect.fail(new DataError({ context, detail: `source ${sourceName(u.source)} has no column '${u.idColumn}' (columns: ${Object.keys(row).join(", ")})` }))
+              if (!(u.textColumn in row)) return yield* Effect.fail(new DataError({ context, detail: `source ${sourceName(u.source)} has no column '${u.textColumn}' (columns: ${Object.keys(row).join(", ")})` }))
+              const text = row[u.textColumn]
+              if (typeof text !== "string") return yield* Effect.fail(new DataError({ context, detail: `${u.textColumn} is ${text === null ? "NULL" : typeof text} for ${rowKey(row, u.source.keyset.key)}` }))
+              ids.push(row[u.idColumn]!)
+              texts.push(text)
+            }
+            return { ids, vectors: yield* embedder.embed(texts) }
+          }),
+        commit: (batch, state) => withRetry(target.writeVectors(u.target, batch), step.retry, () => Effect.sync(() => void state.counts.retried++))
+      }
     })
   })
 
-/** What a unit does with one page; returns the write counts. */
-type PageWriter = (page: Page, state: UnitState, context: FailureContext) => Effect.Effect<{ readonly written: number; readonly skipped: number }, ConnectorFailure | DataError, never>
+/**
+ * What a unit does with one page: `prepare` (pure work, e.g. embedding) then
+ * `commit` (the write). The two run as pipeline stages so they overlap.
+ */
+interface PageWork<P> {
+  readonly prepare: (page: Page, context: FailureContext) => Effect.Effect<P, ConnectorFailure | DataError>
+  readonly commit: (prepared: P, state: UnitState, context: FailureContext) => Effect.Effect<{ readonly written: number; readonly skipped: number }, ConnectorFailure | DataError>
+}
 
-const processUnit = (args: {
+const processUnit = <P>(args: {
   readonly step: string
   readonly unit: string
   readonly sql: SqlConnector
@@ -168,7 +176,7 @@ const processUnit = (args: {
   readonly policy: RetryPolicy
   readonly run: RunHandle
   readonly ledger: RunLedger
-  readonly write: PageWriter
+  readonly work: PageWork<P>
 }) =>
   Effect.gen(function*() {
     const progress = yield* Progress
@@ -197,11 +205,18 @@ const processUnit = (args: {
     let lastKey: KeyTuple | null = checkpoint?.lastKey ?? null
     yield* readPages(args.sql, args.source, lastKey, args.policy, Effect.sync(() => void state.counts.retried++)).pipe(
       Stream.mapError(toStepError(baseContext)),
-      // Read ahead one page so reading overlaps the write of the previous one.
+      // Read ahead one page, and prepare the next page while the previous one is written.
       Stream.buffer({ capacity: 1 }),
-      Stream.runForEach((page) => {
+      Stream.mapEffect((page) => {
         const context = { ...baseContext, keyRange: keyRange(page, args.source.keyset.key) }
-        return args.write(page, state, context).pipe(
+        return args.work.prepare(page, context).pipe(
+          Effect.mapError(toStepError(context)),
+          Effect.map((prepared) => ({ page, context, prepared }))
+        )
+      }),
+      Stream.buffer({ capacity: 1 }),
+      Stream.runForEach(({ page, context, prepared }) => {
+        return args.work.commit(prepared, state, context).pipe(
           Effect.mapError(toStepError(context)),
           Effect.flatMap((r) =>
             Effect.suspend(() => {
@@ -221,24 +236,29 @@ const processUnit = (args: {
     return report(state, total, false)
   })
 
-const graphWriter = (step: GraphStep, unit: GraphUnit, graph: GraphConnector, lineage: Lineage): PageWriter => (page, state, context) => {
-  const write: Effect.Effect<GraphWriteResult, ConnectorFailure> = unit.kind === "nodes"
-    ? graph.writeNodes(unit.write, page.rows, lineage)
-    : graph.writeRelationships(unit.write, page.rows, lineage)
-  return withRetry(write, step.retry, () => Effect.sync(() => void state.counts.retried++)).pipe(
-    Effect.flatMap((r) => {
-      if (r.missing > 0 && unit.kind === "relationships") {
-        const w = unit.write
-        const sample = r.missingSample.map((row) => `(${[...w.start.key, ...w.end.key].map((k) => `${k.column}=${String(row[k.column] as unknown)}`).join(", ")})`).join("; ")
-        return Effect.fail(new DataError({
-          context,
-          detail: `${r.missing} ${w.type} row(s) have no ${w.start.label} or ${w.end.label} node to connect, e.g. ${sample}`
-        }))
-      }
-      return Effect.succeed(r)
-    })
-  )
-}
+const graphWork = (step: GraphStep, unit: GraphUnit, graph: GraphConnector, lineage: Lineage): PageWork<Page> => ({
+  prepare: (page) => Effect.succeed(page),
+  commit: (page, state, context) => {
+    const write: Effect.Effect<GraphWriteResult, ConnectorFailure> = unit.kind === "nodes"
+      ? graph.writeNodes(unit.write, page.rows, lineage)
+      : graph.writeRelationships(unit.write, page.rows, lineage)
+    return withRetry(write, step.retry, () => Effect.sync(() => void state.counts.retried++)).pipe(
+      Effect.flatMap((r) => {
+        if (r.missing > 0 && unit.kind === "relationships") {
+          const w = unit.write
+          const sample = r.missingSample
+            .map((row) => `(${[...w.start.key, ...w.end.key].map((k) => `${k.column}=${String(row[k.column] as unknown)}`).join(", ")})`)
+            .join("; ")
+          return Effect.fail(new DataError({
+            context,
+            detail: `${r.missing} ${w.type} row(s) have no ${w.start.label} or ${w.end.label} node to connect, e.g. ${sample}`
+          }))
+        }
+        return Effect.succeed(r)
+      })
+    )
+  }
+})
 
 const runGraphStep = (step: GraphStep, run: RunHandle, ledger: RunLedger, pipeline: string) =>
   Effect.gen(function*() {
@@ -259,7 +279,7 @@ const runGraphStep = (step: GraphStep, run: RunHandle, ledger: RunLedger, pipeli
         policy: step.retry,
         run,
         ledger,
-        write: graphWriter(step, unit, graph, lineage)
+        work: graphWork(step, unit, graph, lineage)
       }))
     }
     return reports
