@@ -11,6 +11,7 @@ import { once } from "node:events"
 import { finished } from "node:stream/promises"
 import pg from "pg"
 import { from as copyFrom } from "pg-copy-streams"
+import { quoteIdent, quoteQualified } from "./Identifier.ts"
 
 /** A value COPY can encode. Arrays of numbers become pgvector / array literals (`[1,2,3]`). */
 export type CopyValue =
@@ -130,25 +131,13 @@ export const encodeCsvRow = (row: CopyRow): string => {
 // ---------------------------------------------------------------------------
 // SQL helpers
 
-/** Double-quotes an identifier; `schema.table` is quoted part by part. */
-export const quoteIdent = (name: string): string => {
-  if (name.length === 0) throw new Error("empty SQL identifier")
-  return name
-    .split(".")
-    .map((part) => {
-      if (part.length === 0 || part.includes("\u0000")) throw new Error(`invalid SQL identifier: ${JSON.stringify(name)}`)
-      return '"' + part.replaceAll('"', '""') + '"'
-    })
-    .join(".")
-}
-
 /** The `COPY ... FROM STDIN` statement for the table and columns. */
 export const copyStatement = (table: string, columns: ReadonlyArray<string>, options: CopyOptions = {}): string => {
   const format = options.format ?? "text"
   const opts = [`FORMAT ${format}`]
   if (options.freeze === true) opts.push("FREEZE")
   const cols = columns.length > 0 ? ` (${columns.map(quoteIdent).join(", ")})` : ""
-  return `COPY ${quoteIdent(table)}${cols} FROM STDIN WITH (${opts.join(", ")})`
+  return `COPY ${quoteQualified(table)}${cols} FROM STDIN WITH (${opts.join(", ")})`
 }
 
 /** The DSN with its password replaced by `***`, safe to print. */

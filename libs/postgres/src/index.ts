@@ -1,6 +1,5 @@
 export * from "./BulkCopy.ts"
-// Explicit, so it takes precedence over BulkCopy's dot-splitting quoteIdent of the same name.
-export { quoteIdent, quoteQualified } from "./Identifier.ts"
+export * from "./Identifier.ts"
 export * from "./KeysetPages.ts"
 export * from "./PgConnector.ts"
 export * from "./PgError.ts"
