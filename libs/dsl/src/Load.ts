@@ -117,6 +117,25 @@ const hashSpec = (spec: PipelineSpec): string => {
   return createHash("sha256").update(JSON.stringify(canonical(rest))).digest("hex").slice(0, 16)
 }
 
+const samePlace = (a: Diagnostic, b: Diagnostic) =>
+  a.position !== null && b.position !== null && a.position.file === b.position.file && a.position.line === b.position.line && a.position.col === b.position.col
+
+/**
+ * Cross-checks a file that failed schema decoding too, so one pass reports both
+ * kinds of problem. Lint assumes decoded shapes; where the malformed parts trip
+ * it up, its findings are dropped, as are findings at a place the schema already flagged.
+ */
+const bestEffortLint = (value: unknown, context: Parameters<typeof lint>[1], schemaProblems: ReadonlyArray<Diagnostic>): ReadonlyArray<Diagnostic> => {
+  const v = value as Record<string, unknown> | null
+  const isMap = (x: unknown) => x !== null && typeof x === "object" && !Array.isArray(x)
+  if (!isMap(v) || !isMap(v!["connections"]) || !isMap(v!["sources"]) || !isMap(v!["steps"])) return []
+  try {
+    return lint(v as unknown as PipelineSpec, context).filter((d) => d.severity === "error" && !schemaProblems.some((s) => samePlace(s, d)))
+  } catch {
+    return []
+  }
+}
+
 /**
  * Loads a pipeline by name or path: YAML with positions, `extends`, params with
  * `--set` overrides, `${...}` interpolation, schema decoding and lint. Fails with
@@ -156,9 +175,9 @@ export const loadPipeline = (ref: string, options: LoadOptions = {}): Effect.Eff
     diagnostics.push(...interpolated.diagnostics)
     const decoded = decodeSpec(interpolated.doc)
     diagnostics.push(...decoded.diagnostics)
-    if (decoded.spec) {
-      diagnostics.push(...lint(decoded.spec, { doc: interpolated.doc, params: overridden.params, models: options.models ?? null }))
-    }
+    const lintContext = { doc: interpolated.doc, params: overridden.params, models: options.models ?? null }
+    if (decoded.spec) diagnostics.push(...lint(decoded.spec, lintContext))
+    else diagnostics.push(...bestEffortLint(interpolated.doc.value, lintContext, decoded.diagnostics))
     const errors = diagnostics.filter((d) => d.severity === "error")
     if (errors.length > 0 || !decoded.spec) return Effect.fail(new SpecError({ diagnostics }))
     return Effect.succeed({

@@ -143,7 +143,9 @@ describe("loadPipeline", () => {
       expect(yield* problems("types", text)).toEqual([
         "29:19: steps.embed_texts.embed.batch_size must be a number, got string",
         "37:20: steps.sync.graph.nodes[0].label must be a plain identifier (letters, digits, _; not starting with a digit)",
-        "40:17: steps.sync.graph.relationships[0].type must be a string, got a list"
+        "40:17: steps.sync.graph.relationships[0].type must be a string, got a list",
+        // lint runs on the same pass; the invalid label leaves Text without a valid mapping
+        "42:18: relationship LINKS starts at Text, which no node mapping in this step writes"
       ])
     }))
 
@@ -163,6 +165,16 @@ describe("loadPipeline", () => {
         "28:14: unknown model 'tiny'",
         "32:13: unknown step 'embed'",
         "34:19: connection 'pg' is postgres, but a neo4j connection is needed here"
+      ])
+    }))
+
+  it.effect("schema and reference problems are reported in one pass", () =>
+    Effect.gen(function*() {
+      const text = good.replace("connection: pg\n    key: id", "connection: pgx\n    key: id\n    page_sise: 3").replace("from: texts\n      text", "from: textz\n      text")
+      expect(yield* problems("both", text)).toEqual([
+        "12:17: unknown connection 'pgx'",
+        "14:5: unknown key 'page_sise' in sources.texts",
+        "27:13: unknown source 'textz'"
       ])
     }))
 
