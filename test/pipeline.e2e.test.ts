@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -206,5 +206,69 @@ describe("runner commands", () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("model bge-m3 makes 1024-d vectors but passages.embedding is vector(384)")
     expect(await pgScalar("SELECT count(*) FROM polymath_etl.runs WHERE params->>'extractor_version' = 'batch-v2'")).toBe(0)
+  })
+})
+
+describe("failures", () => {
+  beforeAll(fresh)
+
+  it("connection loss mid-run is retried with backoff and the run completes with the clean counts", async () => {
+    const report = join(tmpdir(), `retry-${process.pid}.json`)
+    const { done } = start(runner("run", "--pipeline=batch-v1", ...model, "--json", report))
+    // Cut the runner's Postgres connections (not the one holding the run lock) a few times while it works.
+    let cuts = 0
+    const deadline = Date.now() + 60_000
+    while (cuts < 3 && Date.now() < deadline) {
+      // Only sessions in the middle of a statement: killing idle pooled ones is invisible to the runner.
+      const n = await pgScalar(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE 'polymath-etl%' AND application_name NOT LIKE '%:run-lock'
+          AND state = 'active' AND pid <> pg_backend_pid()`)
+      if (n > 0) cuts++
+      await new Promise((r) => setTimeout(r, n > 0 ? 500 : 10))
+    }
+    const r = await done
+    expect(cuts).toBeGreaterThan(0)
+    expect(r.stderr + r.stdout).toContain("all 6 checks passed")
+    expect(r.code).toBe(0)
+    const rep = reportOf(report) as unknown as { units: Array<{ retried: number }> }
+    expect(rep.units.reduce((s, u) => s + u.retried, 0)).toBeGreaterThan(0)
+    expect(await pgScalar(v1Passages, ["batch-v1"])).toBe(973)
+    expect((await graphCounts()).mentions).toBe(5954)
+  })
+
+  it("bad rows fail fast with the offending row's key; nothing of the failing batch is written", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pipes-"))
+    const base = readFileSync("pipelines/batch-v1.yaml", "utf8")
+    writeFileSync(join(dir, "batch-v1.yaml"), base)
+    // A text column that is NULL for some rows.
+    writeFileSync(join(dir, "nulltext.yaml"), `pipeline: nulltext
+extends: batch-v1
+sources:
+  passages_to_embed:
+    connection: pg
+    key: passage_id
+    sql: |
+      SELECT p.passage_id, CASE WHEN p.section IS NULL THEN NULL ELSE p.passage_text END AS passage_text
+      FROM passages p WHERE p.passage_id IN (SELECT passage_id FROM passage_concepts WHERE extractor_version = :extractor_version)
+`)
+    const nullText = await run(runner("run", `--pipeline=${join(dir, "nulltext.yaml")}`, ...model, "--only", "embed_passages"))
+    expect(nullText.code).toBe(1)
+    expect(nullText.stderr).toMatch(/step embed_passages \(source passages_to_embed, keys \S+ \.\. \S+\): passage_text is NULL for passage_id=[0-9a-f-]{36}/)
+    expect(nullText.stderr).not.toMatch(/\n\s+at /)
+    // Relationships whose endpoint node does not exist name the rows.
+    writeFileSync(join(dir, "orphans.yaml"), `pipeline: orphans
+extends: batch-v1
+sources:
+  mentions:
+    connection: pg
+    key: [passage_id, concept_name, concept_type]
+    sql: |
+      SELECT passage_id, concept_name || ' (unknown)' AS concept_name, concept_type, confidence
+      FROM passage_concepts WHERE extractor_version = :extractor_version
+`)
+    const orphans = await run(runner("run", `--pipeline=${join(dir, "orphans.yaml")}`, ...model, "--only", "sync_graph"))
+    expect(orphans.code).toBe(1)
+    expect(orphans.stderr).toMatch(/MENTIONS row\(s\) have no Passage or Concept node to connect, e\.g\. \(passage_id=[0-9a-f-]{36}, concept_name=.* \(unknown\), concept_type=\w+\)/)
+    expect(await cypherScalar("MATCH ()-[r:MENTIONS]->() WHERE r.pipeline = 'orphans' RETURN count(r)")).toBe(0)
   })
 })

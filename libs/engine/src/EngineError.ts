@@ -30,7 +30,8 @@ export class DataError extends Data.TaggedError("DataError")<{
   readonly isRetryable = false
   readonly reason = "BadData"
   override get message(): string {
-    return `step ${this.context.step} (source ${this.context.source}): ${this.detail}`
+    const c = this.context
+    return `step ${c.step} (source ${c.source}${c.keyRange ? `, keys ${c.keyRange}` : ""}): ${this.detail}`
   }
 }
 

@@ -1,4 +1,4 @@
-import { Cause, Deferred, Duration, Effect, Exit, Ref, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Ref, Scope, Stream } from "effect"
 import type { ConnectorFailure } from "./ConnectorError.ts"
 import { isRetryable } from "./ConnectorError.ts"
 import { Connectors, Embedders } from "./Connectors.ts"
@@ -8,11 +8,11 @@ import type { FailureContext } from "./EngineError.ts"
 import type { GraphConnector, GraphWriteResult, Lineage } from "./GraphConnector.ts"
 import type { EmbedStep, EmbedUnit, GraphStep, GraphUnit, Plan, PlannedSource, PlannedStep } from "./Plan.ts"
 import { Progress } from "./Progress.ts"
-import { withRetry } from "./Retry.ts"
+import { defaultRetry, withRetry } from "./Retry.ts"
 import type { RetryPolicy } from "./Retry.ts"
 import { formatKey } from "./Rows.ts"
 import type { KeyTuple, Page, Row, Value } from "./Rows.ts"
-import type { RunHandle, RunLedger, RunStatus, UnitCheckpoint, UnitCounts } from "./RunLedger.ts"
+import type { RunHandle, RunIdentity, RunLedger, RunStatus, UnitCheckpoint, UnitCounts } from "./RunLedger.ts"
 import type { SqlConnector } from "./SqlConnector.ts"
 
 /** Counters and timing of one unit, as shown in the summary. */
@@ -201,7 +201,7 @@ const processUnit = <P>(args: {
     )
     yield* progress.unitStart(args.unit, total, state.counts.read)
     const save = (lastKey: KeyTuple | null, done: boolean) =>
-      withRetry(args.ledger.checkpoint(args.run.runId, { unit: args.unit, lastKey, done, counts: { ...state.counts } }), args.policy, () => Effect.void)
+      withRetry(args.ledger.checkpoint(args.run.runId, { unit: args.unit, lastKey, done, counts: { ...state.counts } }), args.policy, () => Effect.sync(() => void state.counts.retried++))
     let lastKey: KeyTuple | null = checkpoint?.lastKey ?? null
     yield* readPages(args.sql, args.source, lastKey, args.policy, Effect.sync(() => void state.counts.retried++)).pipe(
       Stream.mapError(toStepError(baseContext)),
@@ -309,6 +309,24 @@ const failureText = (exit: Exit.Exit<unknown, unknown>): string | null => {
   return e instanceof Error ? e.message : String(e)
 }
 
+/**
+ * Starts the run in the ledger, retrying transient failures. Each attempt gets its
+ * own child scope so a failed attempt releases what it acquired (the pipeline lock)
+ * before the next one tries; the successful attempt's scope lives as long as the run.
+ */
+const beginRun = (ledger: RunLedger, identity: RunIdentity, resume: boolean, policy: RetryPolicy) =>
+  Effect.gen(function*() {
+    const parent = yield* Effect.scope
+    const attempt = Effect.gen(function*() {
+      const child = yield* Scope.fork(parent)
+      return yield* ledger.begin(identity, { resume }).pipe(
+        Scope.provide(child),
+        Effect.onError((cause) => Scope.close(child, Exit.failCause(cause)))
+      )
+    })
+    return yield* withRetry(attempt, policy, () => Effect.void)
+  })
+
 const statusOf = (exit: Exit.Exit<unknown, unknown>): RunStatus =>
   Exit.isSuccess(exit) ? "succeeded" : Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failed"
 
@@ -331,10 +349,8 @@ export const execute = (plan: Plan, options: ExecuteOptions) =>
     const progress = yield* Progress
     const ledger = sqlOf(connectors, plan.ledgerConnection).ledger
     return yield* Effect.scoped(Effect.gen(function*() {
-      const run = yield* ledger.begin(
-        { pipeline: plan.pipeline, specHash: plan.specHash, params: Object.fromEntries(Object.entries(plan.params).map(([k, v]) => [k, String(v)])), model: plan.models.join(",") || null },
-        { resume: options.resume }
-      )
+      const identity = { pipeline: plan.pipeline, specHash: plan.specHash, params: Object.fromEntries(Object.entries(plan.params).map(([k, v]) => [k, String(v)])), model: plan.models.join(",") || null }
+      const run = yield* beginRun(ledger, identity, options.resume, plan.steps[0]?.retry ?? defaultRetry)
       yield* progress.note(run.resumed ? `resuming run ${run.runId}` : `run ${run.runId}`)
       const providers: Record<string, string> = {}
       const done = new Map<string, Deferred.Deferred<void>>()

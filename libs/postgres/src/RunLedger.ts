@@ -113,7 +113,13 @@ export const makePgRunLedger = (pool: pg.Pool): RunLedger => {
         }
       }
       client.on("error", holder.onError)
-      const locked = yield* runQuery(client, context, `SELECT pg_try_advisory_lock(${LOCK_ARGS}) AS locked`, [pipeline]).pipe(
+      // Named so operators (and tests) can tell the lock's session from the workers'.
+      const locked = yield* runQuery(
+        client,
+        context,
+        `SELECT pg_try_advisory_lock(${LOCK_ARGS}) AS locked, set_config('application_name', current_setting('application_name') || ':run-lock', false)`,
+        [pipeline]
+      ).pipe(
         Effect.tapError(() => Effect.sync(() => client.release(true)))
       )
       if (locked.rows[0]?.locked !== true) {
@@ -133,7 +139,8 @@ export const makePgRunLedger = (pool: pg.Pool): RunLedger => {
       try {
         await holder.client.query(`SELECT pg_advisory_unlock(${LOCK_ARGS})`, [holder.pipeline])
         holder.client.off("error", holder.onError)
-        holder.client.release()
+        // Not back into the pool: the session carries the lock's application_name.
+        holder.client.release(true)
       } catch (e) {
         // Destroying the connection releases the session lock on the server as well.
         holder.client.release(e instanceof Error ? e : true)
