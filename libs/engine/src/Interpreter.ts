@@ -370,7 +370,7 @@ export const execute = (plan: Plan, options: ExecuteOptions) =>
           return reports
         })
       const perStep = yield* Effect.forEach(plan.steps, runStep, { concurrency: "unbounded" }).pipe(
-        Effect.onExit((exit) => ledger.finish(run.runId, statusOf(exit), failureText(exit)).pipe(Effect.ignore))
+        Effect.onExit((exit) => withRetry(ledger.finish(run.runId, statusOf(exit), failureText(exit)), defaultRetry, () => Effect.void).pipe(Effect.ignore))
       )
       return { runId: run.runId, resumed: run.resumed, dryRun: false, units: perStep.flat(), providers, millis: Date.now() - started } satisfies RunReport
     }))

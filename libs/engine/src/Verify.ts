@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import type { ConnectorFailure } from "./ConnectorError.ts"
 import { Connectors } from "./Connectors.ts"
 import type { Plan, PlannedBound, PlannedCheck } from "./Plan.ts"
+import { defaultRetry, withRetry } from "./Retry.ts"
 import type { Row, Value } from "./Rows.ts"
 
 /** The outcome of one verification check. */
@@ -31,10 +32,11 @@ const runCheck = (check: PlannedCheck) =>
   Effect.gen(function*() {
     const connectors = yield* Connectors
     const bound = (b: PlannedBound): Effect.Effect<number, ConnectorFailure> =>
-      "value" in b ? Effect.succeed(b.value) : connectors.sql.get(b.sourceCount.connection)!.count(b.sourceCount.keyset.statement)
-    const rows: ReadonlyArray<Row> = check.query.kind === "sql"
-      ? yield* connectors.sql.get(check.connection)!.query(check.query.statement)
-      : yield* connectors.graph.get(check.connection)!.query(check.query.cypher, check.query.params)
+      "value" in b ? Effect.succeed(b.value) : withRetry(connectors.sql.get(b.sourceCount.connection)!.count(b.sourceCount.keyset.statement), defaultRetry, () => Effect.void)
+    const query: Effect.Effect<ReadonlyArray<Row>, ConnectorFailure> = check.query.kind === "sql"
+      ? connectors.sql.get(check.connection)!.query(check.query.statement)
+      : connectors.graph.get(check.connection)!.query(check.query.cypher, check.query.params)
+    const rows = yield* withRetry(query, defaultRetry, () => Effect.void)
     const first = rows[0]
     const actual = check.of === "rows" ? rows.length : first ? asNumber(Object.values(first)[0]) : null
     const parts: Array<string> = []
