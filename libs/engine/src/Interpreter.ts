@@ -1,4 +1,4 @@
-import { Cause, Deferred, Duration, Effect, Exit, Ref, Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Ref, Scope, Stream } from "effect"
 import type { ConnectorFailure } from "./ConnectorError.ts"
 import { isRetryable } from "./ConnectorError.ts"
 import { Connectors, Embedders } from "./Connectors.ts"
@@ -8,7 +8,7 @@ import type { FailureContext } from "./EngineError.ts"
 import type { GraphConnector, GraphWriteResult, Lineage } from "./GraphConnector.ts"
 import type { EmbedStep, EmbedUnit, GraphStep, GraphUnit, Plan, PlannedSource, PlannedStep } from "./Plan.ts"
 import { Progress } from "./Progress.ts"
-import { defaultRetry, withRetry } from "./Retry.ts"
+import { backoffDelay, defaultRetry, withRetry } from "./Retry.ts"
 import type { RetryPolicy } from "./Retry.ts"
 import { formatKey } from "./Rows.ts"
 import type { KeyTuple, Page, Row, Value } from "./Rows.ts"
@@ -105,19 +105,27 @@ const sourceName = (s: PlannedSource) => s.keyset.name
 /**
  * Reads a source page by page after `start`, re-reading from the last page handed
  * downstream when a read fails transiently, so no page is skipped or read twice.
+ * The retry budget applies to consecutive failures: any page read resets it.
  */
 const readPages = (sql: SqlConnector, source: PlannedSource, start: KeyTuple | null, policy: RetryPolicy, onRetry: Effect.Effect<void>): Stream.Stream<Page, ConnectorFailure> =>
   Stream.unwrap(Effect.gen(function*() {
     const lastRead = yield* Ref.make(start)
-    const attempt = (n: number): Stream.Stream<Page, ConnectorFailure> =>
+    const failures = yield* Ref.make(0)
+    const attempt = (): Stream.Stream<Page, ConnectorFailure> =>
       Stream.suspend(() => sql.pages(source.keyset, Ref.getUnsafe(lastRead))).pipe(
-        Stream.tap((page) => Ref.set(lastRead, page.lastKey)),
+        Stream.tap((page) => Ref.set(lastRead, page.lastKey).pipe(Effect.andThen(Ref.set(failures, 0)))),
         Stream.catchIf(
-          (e: ConnectorFailure) => isRetryable(e) && n + 1 < policy.attempts,
-          () => Stream.fromEffectDrain(onRetry.pipe(Effect.andThen(Effect.sleep(Duration.millis(Math.min(policy.maxMs, policy.baseMs * 2 ** n)))))).pipe(Stream.concat(attempt(n + 1)))
+          (e: ConnectorFailure) => isRetryable(e) && Ref.getUnsafe(failures) + 1 < policy.attempts,
+          () =>
+            Stream.fromEffectDrain(
+              Ref.getAndUpdate(failures, (n) => n + 1).pipe(
+                Effect.tap(() => onRetry),
+                Effect.flatMap((n) => Effect.sleep(backoffDelay(policy, n)))
+              )
+            ).pipe(Stream.concat(Stream.suspend(attempt)))
         )
       )
-    return attempt(0)
+    return attempt()
   }))
 
 interface UnitState {

@@ -19,6 +19,10 @@ export const retrySchedule = (policy: RetryPolicy) =>
     Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.millis(policy.maxMs))))
   )
 
+/** The delay before retry number `n` (0-based): exponential, jittered (x0.5..1.5), capped. */
+export const backoffDelay = (policy: RetryPolicy, n: number): Duration.Duration =>
+  Duration.millis(Math.min(policy.maxMs, policy.baseMs * 2 ** n * (0.5 + Math.random())))
+
 /**
  * Retries `effect` on retryable failures per `policy`; `onRetry` is told of each
  * retry (for the summary's retried count). Other failures pass through at once.

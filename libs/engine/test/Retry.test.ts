@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, Ref } from "effect"
-import { isRetryable, withRetry } from "../src/index.ts"
+import { Data, Duration, Effect, Ref } from "effect"
+import { backoffDelay, isRetryable, withRetry } from "../src/index.ts"
 
 class Failure extends Data.TaggedError("Failure")<{ reason: string; isRetryable: boolean; message: string }> {}
 
@@ -37,4 +37,15 @@ describe("withRetry", () => {
       expect(yield* Ref.get(calls)).toBe(1)
       expect(isRetryable(new Failure({ reason: "x", isRetryable: false, message: "" }))).toBe(false)
     }))
+})
+
+describe("backoffDelay", () => {
+  it("grows exponentially with jitter and never exceeds the cap", () => {
+    const p = { attempts: 10, baseMs: 100, maxMs: 1000 }
+    for (let n = 0; n < 8; n++) {
+      const ms = Duration.toMillis(backoffDelay(p, n))
+      expect(ms).toBeGreaterThanOrEqual(Math.min(1000, 50 * 2 ** n))
+      expect(ms).toBeLessThanOrEqual(Math.min(1000, 150 * 2 ** n))
+    }
+  })
 })
