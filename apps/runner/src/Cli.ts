@@ -32,7 +32,9 @@ Options:
   --set key=value         override a param (repeatable), e.g. --set extractor_version=batch-v2
   --only <step>           run only this step (repeatable)
   --dry-run               connect and count, print the plan, write nothing
-  --force                 overwrite vectors that are already present and start a fresh run
+  --force                 overwrite vectors of the rows the source selects (not only NULL ones) and
+                          start a fresh run instead of resuming (batch-v1's source selects only
+                          passages without a vector, so re-embedding needs a source that selects them)
   --no-resume             start a new run even if an unfinished one matches
   --no-verify             skip the verify block after a run
   --json <file>           also write the run report as JSON
