@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
-import { Effect, Semaphore } from "effect"
+import { Effect, Fiber, Semaphore } from "effect"
 import type { Scope } from "effect"
 import ort from "onnxruntime-node"
 import type { InferenceSession, Tensor } from "onnxruntime-node"
@@ -17,21 +17,48 @@ import type { TokenizedText, Tokenizer } from "./Tokenizer.ts"
 export type ExecutionProviderPreference = "auto" | "cpu" | "cuda"
 
 export interface OnnxEmbedderOptions {
-  /** onnxruntime intra-op threads; default: the number of cores. */
+  /**
+   * onnxruntime intra-op threads; default: POLYMATH_EMBED_THREADS when set, else the cores this
+   * process may use (`os.availableParallelism()`, which honours CPU affinity and cgroup quotas).
+   */
   readonly threads?: number
   /** Caps the model's maxTokens (e.g. 512 for bge-m3, whose registry maxTokens is 8192). */
   readonly maxTokens?: number
-  /**
-   * Most rows per session run; default 8 on CPU (bigger batches cost more per text there: see the README), 64 on CUDA.
-   * A registry entry's maxBatchSize caps it.
-   */
+  /** Most rows per session run; default 64. A registry entry's maxBatchSize caps it. */
   readonly batchSize?: number
-  /** Most rows × padded length per session run (bounds memory for long texts); default 16384. */
+  /**
+   * Token budget of one session run: rows × padded length (the longest row of the batch).
+   * Default 1024 on CPU (the fastest budget measured for bge-small: see the README), 16384 on CUDA.
+   * A row longer than the budget runs alone.
+   */
   readonly maxBatchTokens?: number
   /** How many consecutive texts are sorted by token length together to reduce padding; default 1024. */
   readonly sortWindow?: number
   /** Default: POLYMATH_EP ("cpu" | "cuda") when set, else "auto". */
   readonly provider?: ExecutionProviderPreference
+  /**
+   * Whether onnxruntime's idle intra-op threads spin-wait for work (its default) instead of sleeping.
+   * Default false: spinning burns the cores that Postgres, the tokenizer and the event loop need
+   * between runs (see the README).
+   */
+  readonly spinning?: boolean
+}
+
+/** How `embed` cuts its input into session runs (resolved options). */
+export interface Batching {
+  readonly batchSize: number
+  readonly maxBatchTokens: number
+  readonly sortWindow: number
+}
+
+/**
+ * A batch whose input tensors are already built, for timing session runs alone (benchmarks).
+ * The tensors stay inside this lib.
+ */
+export interface PreparedBatch {
+  readonly rows: number
+  /** Padded length (the longest row). */
+  readonly length: number
 }
 
 /** The engine's `Embedder`, plus what tests and query-time callers need. */
@@ -45,6 +72,18 @@ export interface OnnxEmbedder extends Embedder {
   readonly embedQueries: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError>
   /** Embeds already-tokenized texts (as produced by `tokenizer.encode`). */
   readonly embedTokenized: (encodings: ReadonlyArray<TokenizedText>) => Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError>
+  /** onnxruntime intra-op threads of the session. */
+  readonly threads: number
+  readonly batching: Batching
+  /**
+   * Runs the rows as ONE session run, right-padded to the longest, in the given order (no sorting,
+   * no splitting); pooled and normalised like `embed`. For callers with their own batching (benchmarks).
+   */
+  readonly runBatch: (rows: ReadonlyArray<TokenizedText>) => Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError>
+  /** Builds one batch's input tensors now (see `runPrepared`). */
+  readonly prepareBatch: (rows: ReadonlyArray<TokenizedText>) => PreparedBatch
+  /** Only the session run of a prepared batch (the output is dropped): the ceiling `embed` is measured against. */
+  readonly runPrepared: (batch: PreparedBatch) => Effect.Effect<void, EmbeddingError>
 }
 
 // Output names, in order of preference. 2-D outputs are sentence vectors; 3-D ones are pooled.
@@ -110,17 +149,41 @@ const cudaDecision = (preference: ExecutionProviderPreference): { readonly attem
   return { attempt: true }
 }
 
-const sessionOptions = (threads: number, providers: ReadonlyArray<string>): InferenceSession.SessionOptions => ({
+/** The CPU quota of this process's cgroup (v2 `cpu.max`), in whole cores; null when unlimited or unknown. */
+const cgroupCores = (): number | null => {
+  try {
+    const [quota, period] = readFileSync("/sys/fs/cgroup/cpu.max", "utf8").trim().split(/\s+/)
+    if (quota === undefined || quota === "max" || period === undefined) return null
+    const cores = Math.ceil(Number(quota) / Number(period))
+    return Number.isFinite(cores) && cores > 0 ? cores : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * POLYMATH_EMBED_THREADS when it is a positive integer, else the cores this process may use:
+ * `os.availableParallelism()` (CPU affinity), capped by a cgroup CPU quota. More intra-op threads than
+ * cores only adds contention.
+ */
+export const defaultThreads = (): number => {
+  const env = Number(process.env["POLYMATH_EMBED_THREADS"])
+  if (Number.isInteger(env) && env > 0) return env
+  return Math.max(1, Math.min(availableParallelism(), cgroupCores() ?? Number.MAX_SAFE_INTEGER))
+}
+
+const sessionOptions = (threads: number, spinning: boolean, providers: ReadonlyArray<string>): InferenceSession.SessionOptions => ({
   executionProviders: [...providers],
   intraOpNumThreads: threads,
   interOpNumThreads: 1,
   executionMode: "sequential",
-  graphOptimizationLevel: "all"
+  graphOptimizationLevel: "all",
+  extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" }, inter_op: { allow_spinning: spinning ? "1" : "0" } } }
 })
 
-const createSession = (path: string, threads: number, providers: ReadonlyArray<string>, model: string) =>
+const createSession = (path: string, threads: number, spinning: boolean, providers: ReadonlyArray<string>, model: string) =>
   Effect.tryPromise({
-    try: () => ort.InferenceSession.create(path, sessionOptions(threads, providers)),
+    try: () => ort.InferenceSession.create(path, sessionOptions(threads, spinning, providers)),
     catch: (cause) => embeddingError("SessionFailed", `cannot create onnxruntime session (${providers.join(",")}) for ${path}`, { model, cause })
   })
 
@@ -128,6 +191,7 @@ const createSession = (path: string, threads: number, providers: ReadonlyArray<s
 const acquireSession = (
   path: string,
   threads: number,
+  spinning: boolean,
   preference: ExecutionProviderPreference,
   model: string
 ): Effect.Effect<
@@ -142,9 +206,9 @@ const acquireSession = (
   Scope.Scope
 > => {
   const decision = cudaDecision(preference)
-  const cpu = createSession(path, threads, ["cpu"], model).pipe(Effect.map((session) => ({ session, provider: "cpu" })))
+  const cpu = createSession(path, threads, spinning, ["cpu"], model).pipe(Effect.map((session) => ({ session, provider: "cpu" })))
   const acquire = decision.attempt
-    ? createSession(path, threads, ["cuda", "cpu"], model).pipe(
+    ? createSession(path, threads, spinning, ["cuda", "cpu"], model).pipe(
       Effect.map((session) => ({ session, provider: "cuda" })),
       Effect.catch((error) => cpu.pipe(Effect.map((r) => ({ ...r, note: `CUDA provider failed (${error.message}); using cpu` }))))
     )
@@ -187,6 +251,9 @@ export const planBatches = (
   return batches
 }
 
+/** Default token budget per session run: see `OnnxEmbedderOptions.maxBatchTokens`. */
+export const defaultMaxBatchTokens = (provider: string): number => (provider === "cpu" ? 1024 : 16384)
+
 /** Loads the tokenizer and the ONNX session for a registry entry, checks it with a warm-up run. */
 export const loadOnnxEmbedder = (
   entry: ModelEntry,
@@ -206,45 +273,71 @@ export const loadOnnxEmbedder = (
       }
     }
     const maxTokens = Math.max(2, Math.min(entry.maxTokens, options.maxTokens ?? entry.maxTokens))
-    const threads = Math.max(1, options.threads ?? availableParallelism())
-    const maxBatchTokens = Math.max(maxTokens, options.maxBatchTokens ?? 16384)
+    const threads = Math.max(1, options.threads ?? defaultThreads())
     const sortWindow = Math.max(1, options.sortWindow ?? 1024)
     const preference = options.provider ?? envProvider() ?? "auto"
 
     const tokenizer = yield* loadTokenizer(entry.files.tokenizer, { maxTokens, model })
-    const { session, provider, note, inflight } = yield* acquireSession(entry.files.onnx, threads, preference, model)
-    // On a GPU bigger batches pay off; on CPU they do not (see the README).
-    const batchSize = Math.max(1, Math.min(options.batchSize ?? (provider === "cpu" ? 8 : 64), entry.maxBatchSize ?? Number.MAX_SAFE_INTEGER))
+    const { session, provider, note, inflight } = yield* acquireSession(entry.files.onnx, threads, options.spinning ?? false, preference, model)
+    const batchSize = Math.max(1, Math.min(options.batchSize ?? 64, entry.maxBatchSize ?? Number.MAX_SAFE_INTEGER))
+    const maxBatchTokens = Math.max(1, options.maxBatchTokens ?? defaultMaxBatchTokens(provider))
+    const batching: Batching = { batchSize, maxBatchTokens, sortWindow }
     const io = yield* detectModelIo(session, model)
     const lock = yield* Semaphore.make(1)
+    const padId = BigInt(tokenizer.padId)
 
-    const runBatch = (rows: ReadonlyArray<TokenizedText>): Effect.Effect<Array<Float32Array>, EmbeddingError> =>
+    /** Input tensors for rows right-padded to the longest: pad id, attention mask 0, type 0 (masked positions do not change the result). */
+    const buildFeeds = (rows: ReadonlyArray<TokenizedText>): { readonly feeds: Record<string, Tensor>; readonly length: number } => {
+      const b = rows.length
+      const len = rows.reduce((m, r) => Math.max(m, r.ids.length), 1)
+      const feeds: Record<string, Tensor> = {}
+      for (const input of io.inputs) {
+        const size = b * len
+        if (input.type === "int64") {
+          const values = new BigInt64Array(size)
+          if (input.name === "input_ids" && padId !== 0n) values.fill(padId)
+          for (let r = 0; r < b; r++) {
+            const row = rows[r]!
+            const base = r * len
+            const n = row.ids.length
+            if (input.name === "input_ids") for (let t = 0; t < n; t++) values[base + t] = BigInt(row.ids[t]!)
+            else if (input.name === "attention_mask") values.fill(1n, base, base + n)
+            else for (let t = 0; t < n; t++) values[base + t] = BigInt(row.typeIds[t] ?? 0)
+          }
+          feeds[input.name] = new ort.Tensor("int64", values, [b, len])
+        } else {
+          const values = new Int32Array(size)
+          if (input.name === "input_ids" && tokenizer.padId !== 0) values.fill(tokenizer.padId)
+          for (let r = 0; r < b; r++) {
+            const row = rows[r]!
+            const base = r * len
+            const n = row.ids.length
+            if (input.name === "input_ids") for (let t = 0; t < n; t++) values[base + t] = row.ids[t]!
+            else if (input.name === "attention_mask") values.fill(1, base, base + n)
+            else for (let t = 0; t < n; t++) values[base + t] = row.typeIds[t] ?? 0
+          }
+          feeds[input.name] = new ort.Tensor("int32", values, [b, len])
+        }
+      }
+      return { feeds, length: len }
+    }
+
+    const runSession = (feeds: Record<string, Tensor>, rows: number, length: number) =>
+      Effect.tryPromise({
+        try: () => {
+          const run = session.run(feeds, [io.output])
+          inflight.current = run.catch(() => undefined)
+          return run
+        },
+        catch: (cause) => embeddingError("InferenceFailed", `onnxruntime run failed (batch ${rows}×${length})`, { model, cause })
+      })
+
+    /** One session run (the caller holds the lock); vectors in row order. */
+    const runRows = (rows: ReadonlyArray<TokenizedText>): Effect.Effect<Array<Float32Array>, EmbeddingError> =>
       Effect.gen(function*() {
         const b = rows.length
-        const len = rows.reduce((m, r) => Math.max(m, r.ids.length), 1)
-        const feeds: Record<string, Tensor> = {}
-        for (const input of io.inputs) {
-          // Rows are right-padded to the longest with the pad id, mask 0, type 0; masked positions do not change the result.
-          const values = new Int32Array(b * len)
-          if (input.name === "input_ids" && tokenizer.padId !== 0) values.fill(tokenizer.padId)
-          rows.forEach((row, r) => {
-            const base = r * len
-            for (let t = 0; t < row.ids.length; t++) {
-              values[base + t] = input.name === "input_ids" ? row.ids[t]! : input.name === "attention_mask" ? 1 : (row.typeIds[t] ?? 0)
-            }
-          })
-          feeds[input.name] = input.type === "int64"
-            ? new ort.Tensor("int64", BigInt64Array.from(values, (v) => BigInt(v)), [b, len])
-            : new ort.Tensor("int32", values, [b, len])
-        }
-        const outputs = yield* Effect.tryPromise({
-          try: () => {
-            const run = session.run(feeds, [io.output])
-            inflight.current = run.catch(() => undefined)
-            return run
-          },
-          catch: (cause) => embeddingError("InferenceFailed", `onnxruntime run failed (batch ${b}×${len})`, { model, cause })
-        })
+        const { feeds, length } = buildFeeds(rows)
+        const outputs = yield* runSession(feeds, b, length)
         const out = outputs[io.output]
         if (out === undefined || !(out.data instanceof Float32Array)) {
           return yield* Effect.fail(embeddingError("UnsupportedModel", `output "${io.output}" is not a float32 tensor`, { model }))
@@ -284,29 +377,75 @@ export const loadOnnxEmbedder = (
         return entry.normalize ? vectors.map(l2normalize) : vectors
       })
 
+    /** Sorts one window by length, cuts it by rows and token budget, runs the batches; results land at `offset + i`. */
+    const runWindow = (encodings: ReadonlyArray<TokenizedText>, offset: number, results: Array<Float32Array>) =>
+      Effect.gen(function*() {
+        const batches = planBatches(encodings.map((e) => e.ids.length), { batchSize, maxBatchTokens, sortWindow: encodings.length })
+        for (const batch of batches) {
+          const vectors = yield* runRows(batch.map((i) => encodings[i]!))
+          batch.forEach((i, k) => {
+            results[offset + i] = vectors[k]!
+          })
+        }
+      })
+
     const embedTokenized = (encodings: ReadonlyArray<TokenizedText>): Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError> =>
       encodings.length === 0
         ? Effect.succeed([])
         : lock.withPermit(
           Effect.gen(function*() {
             const results = new Array<Float32Array>(encodings.length)
-            const batches = planBatches(encodings.map((e) => e.ids.length), { batchSize, maxBatchTokens, sortWindow })
-            for (const batch of batches) {
-              const vectors = yield* runBatch(batch.map((i) => encodings[i]!))
-              batch.forEach((i, k) => {
-                results[i] = vectors[k]!
-              })
+            for (let start = 0; start < encodings.length; start += sortWindow) {
+              yield* runWindow(encodings.slice(start, start + sortWindow), start, results)
             }
             return results
           })
         )
 
-    const embedWith = (prefix: string | undefined) => (texts: ReadonlyArray<string>) =>
-      tokenizer.encode(prefix === undefined || prefix === "" ? texts : texts.map((t) => prefix + t)).pipe(Effect.flatMap(embedTokenized))
+    // Texts are tokenized a window at a time; the next window's tokenization (on the tokenizer's own
+    // threads, off the event loop) is started before the current window's session runs.
+    const embedWith = (prefix: string | undefined) => (texts: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError> => {
+      if (texts.length === 0) return Effect.succeed([])
+      const input = prefix === undefined || prefix === "" ? texts : texts.map((t) => prefix + t)
+      const encodeWindow = (start: number) => tokenizer.encode(input.slice(start, start + sortWindow))
+      return lock.withPermit(
+        Effect.gen(function*() {
+          const results = new Array<Float32Array>(input.length)
+          let pending = yield* Effect.forkChild(encodeWindow(0), { startImmediately: true })
+          for (let start = 0; start < input.length; start += sortWindow) {
+            const encodings = yield* Fiber.join(pending)
+            if (start + sortWindow < input.length) pending = yield* Effect.forkChild(encodeWindow(start + sortWindow), { startImmediately: true })
+            yield* runWindow(encodings, start, results)
+          }
+          return results
+        })
+      )
+    }
 
-    // Warm-up: the first run allocates and optimizes; it also checks the output dimension.
+    const prepared = new WeakMap<PreparedBatch, Record<string, Tensor>>()
+    const prepareBatch = (rows: ReadonlyArray<TokenizedText>): PreparedBatch => {
+      const { feeds, length } = buildFeeds(rows)
+      const batch: PreparedBatch = { rows: rows.length, length }
+      prepared.set(batch, feeds)
+      return batch
+    }
+    const runPrepared = (batch: PreparedBatch): Effect.Effect<void, EmbeddingError> =>
+      lock.withPermit(Effect.suspend(() => {
+        const feeds = prepared.get(batch)
+        if (feeds === undefined) return Effect.fail(embeddingError("InferenceFailed", "runPrepared: this batch was not prepared by this embedder", { model }))
+        return runSession(feeds, batch.rows, batch.length).pipe(Effect.map((outputs) => {
+          for (const out of Object.values(outputs)) out.dispose()
+        }))
+      }))
+
+    // Warm-up: the first run allocates and optimizes; it also checks the output dimension. A second
+    // run at the token budget's shape lets onnxruntime size its buffers before the first real batch.
     yield* embedWith(entry.passagePrefix)(["warm-up"])
-    const line = `[embeddings] ${model}: onnxruntime execution provider ${provider} (intra-op threads ${threads}, batch ${batchSize}, max tokens ${maxTokens})`
+    const warmLength = Math.max(2, Math.min(maxTokens, 128))
+    const warmRows = Math.max(1, Math.min(batchSize, Math.floor(maxBatchTokens / warmLength)))
+    yield* lock.withPermit(runRows(Array.from({ length: warmRows }, () => ({ ids: new Array<number>(warmLength).fill(tokenizer.padId), typeIds: [] }))))
+    const line = `[embeddings] ${model}: onnxruntime execution provider ${provider} (intra-op threads ${threads}, ` +
+      `batches of up to ${batchSize} rows and ${maxBatchTokens} padded tokens, max tokens ${maxTokens})`
     yield* note === undefined ? Effect.logInfo(line) : Effect.logWarning(`${line}; ${note}`)
 
     return {
@@ -314,8 +453,13 @@ export const loadOnnxEmbedder = (
       provider,
       maxTokens,
       tokenizer,
+      threads,
+      batching,
       embed: embedWith(entry.passagePrefix),
       embedQueries: embedWith(entry.queryPrefix),
-      embedTokenized
+      embedTokenized,
+      runBatch: (rows) => (rows.length === 0 ? Effect.succeed([]) : lock.withPermit(runRows(rows))),
+      prepareBatch,
+      runPrepared
     } satisfies OnnxEmbedder
   })

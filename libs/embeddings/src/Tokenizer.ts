@@ -25,6 +25,8 @@ export interface Tokenizer {
   readonly padId: number
   /** Encodes texts in order. */
   readonly encode: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<TokenizedText>, EmbeddingError>
+  /** Turns ids back into text (special tokens skipped), e.g. to build texts of a given token length. */
+  readonly decode: (ids: ReadonlyArray<number>) => Effect.Effect<string, EmbeddingError>
 }
 
 /**
@@ -64,7 +66,12 @@ export const loadTokenizer = (
             // encodeBatch runs on the binding's own thread pool, off the JS thread.
             try: () => tokenizer.encodeBatch([...texts]),
             catch: (cause) => embeddingError("TokenizerFailed", `tokenization failed`, { ...errorOptions, cause })
-          }).pipe(Effect.map((encodings) => encodings.map((e) => ({ ids: e.getIds(), typeIds: e.getTypeIds() }))))
+          }).pipe(Effect.map((encodings) => encodings.map((e) => ({ ids: e.getIds(), typeIds: e.getTypeIds() })))),
+      decode: (ids) =>
+        Effect.tryPromise({
+          try: () => tokenizer.decode([...ids], true),
+          catch: (cause) => embeddingError("TokenizerFailed", `decoding failed`, { ...errorOptions, cause })
+        })
     }))
   )
 }

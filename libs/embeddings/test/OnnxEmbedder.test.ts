@@ -5,7 +5,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { Embedders, isConnectorFailure } from "@polymath/engine"
-import { EmbeddersLive, makeEmbedderFactory, planBatches } from "../src/index.ts"
+import { defaultMaxBatchTokens, defaultThreads, EmbeddersLive, makeEmbedderFactory, planBatches } from "../src/index.ts"
 import type { OnnxEmbedder } from "../src/index.ts"
 
 class SmallModel extends Context.Service<SmallModel, OnnxEmbedder>()("test/SmallModel") {}
@@ -96,6 +96,76 @@ layer(SmallModelLive, { timeout: "120 seconds" })("bge-small-en-v1.5 (fp32, real
       expect(cosine(q!, pq!)).toBeGreaterThan(0.9999)
       expect(cosine(p!, q!)).toBeLessThan(0.9999)
     }))
+})
+
+describe("batching, windows and the low-level runs", () => {
+  const texts = [
+    "A long sentence about graph databases, vector search and research knowledge. ".repeat(5),
+    "short",
+    "Crème brûlée in São Paulo.",
+    "",
+    "Medium length text about embeddings and how they are pooled with the CLS token.",
+    "Another short one.",
+    "Neo4j stores nodes and relationships; pgvector stores embeddings next to rows in Postgres.",
+    "机器学习是人工智能的一个分支。"
+  ]
+
+  it.effect("reports its resolved batching: 64 rows and a 1024-token budget on CPU; int8 keeps 1 row", () =>
+    Effect.gen(function*() {
+      const factory = yield* makeEmbedderFactory()
+      const fp32 = yield* factory.load("bge-small-en-v1.5")
+      expect(fp32.batching).toEqual({ batchSize: 64, maxBatchTokens: 1024, sortWindow: 1024 })
+      expect(defaultMaxBatchTokens("cpu")).toBe(1024)
+      expect(fp32.threads).toBe(defaultThreads())
+      const int8 = yield* factory.load("bge-small-en-v1.5-q")
+      expect(int8.batching.batchSize).toBe(1)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("tokenizes window by window (the next window while the current one runs) and keeps the order", () =>
+    Effect.gen(function*() {
+      // sortWindow 3: three windows, tokenization of each overlapping the previous one's runs.
+      const factory = yield* makeEmbedderFactory({ sortWindow: 3, maxBatchTokens: 64 })
+      const model = yield* factory.load("bge-small-en-v1.5")
+      const windowed = yield* model.embed(texts)
+      const whole = yield* (yield* (yield* makeEmbedderFactory()).load("bge-small-en-v1.5")).embed(texts)
+      expect(windowed.length).toBe(texts.length)
+      for (const [i] of texts.entries()) expect(cosine(windowed[i]!, whole[i]!), `text #${i}`).toBeGreaterThan(0.9999)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("runBatch pads one batch in the given order and matches embed; prepared batches run alone", () =>
+    Effect.gen(function*() {
+      const model = yield* (yield* makeEmbedderFactory()).load("bge-small-en-v1.5")
+      const rows = yield* model.tokenizer.encode(texts)
+      const batch = yield* model.runBatch(rows)
+      const embedded = yield* model.embed(texts)
+      for (const [i] of texts.entries()) expect(cosine(batch[i]!, embedded[i]!), `text #${i}`).toBeGreaterThan(0.9999)
+      expect(yield* model.runBatch([])).toEqual([])
+      const prepared = model.prepareBatch(rows)
+      expect(prepared).toEqual({ rows: texts.length, length: Math.max(...rows.map((r) => r.ids.length)) })
+      yield* model.runPrepared(prepared)
+      const error = yield* Effect.flip(model.runPrepared({ rows: 1, length: 1 }))
+      expect(error.reason).toBe("InferenceFailed")
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("decodes ids back to text", () =>
+    Effect.gen(function*() {
+      const model = yield* (yield* makeEmbedderFactory()).load("bge-small-en-v1.5")
+      const [enc] = yield* model.tokenizer.encode(["Knowledge graphs connect papers."])
+      expect(yield* model.tokenizer.decode(enc!.ids)).toBe("knowledge graphs connect papers.")
+    }).pipe(Effect.scoped), 120_000)
+
+  it("takes the default thread count from POLYMATH_EMBED_THREADS when it is a positive integer", () => {
+    const saved = process.env["POLYMATH_EMBED_THREADS"]
+    try {
+      process.env["POLYMATH_EMBED_THREADS"] = "3"
+      expect(defaultThreads()).toBe(3)
+      process.env["POLYMATH_EMBED_THREADS"] = "zero"
+      expect(defaultThreads()).toBeGreaterThanOrEqual(1)
+    } finally {
+      if (saved === undefined) delete process.env["POLYMATH_EMBED_THREADS"]
+      else process.env["POLYMATH_EMBED_THREADS"] = saved
+    }
+  })
 })
 
 describe("maxTokens override", () => {

@@ -1,0 +1,159 @@
+/**
+ * npm run bench -- <embed|memory|large> [options]     (see --help)
+ *
+ * Benchmarks of the embed path and of the runner's memory. Needs the local stack
+ * (`npm run stack -- up`, `eval "$(npm run -s stack -- env)"`) for `embed` and `memory`; creates and
+ * uses its own databases (polymath_bench, polymath_bench100), never the others.
+ */
+import { parseArgs } from "node:util"
+import { embedBench } from "./embed.ts"
+import { methods } from "./embed.ts"
+import { largeBench } from "./large.ts"
+import { memoryBench } from "./memory.ts"
+
+const USAGE = `usage: npm run bench -- <command> [options]
+
+  embed    throughput of (a) raw session runs, (b) the runner's embed step end to end,
+           (c) fixed 32-row batches, (d) the Python reference (one text per run, and d' with
+           our batching), on uniform and mixed lengths
+    --model NAME          registry model (default bge-small-en-v1.5)
+    --rows N              first N passages of the batch-v1 source (default: all 973 of scale 1)
+    --reps R              repetitions, interleaved (default 3)
+    --threads T           intra-op threads for every method (default: the embedder's default)
+    --page-size P         override the embed step's page size (default: the pipeline's batch_size)
+    --sets S              uniform,mixed (default both)
+    --uniform-tokens L    tokens per text in the uniform set (default 128)
+    --methods M           raw,runner,fixed32,python,python-sorted (default all); python is the
+                          reference as tools/model/reference.py embeds (one text per run),
+                          python-sorted uses this lib's batching
+    --database DB         benchmark database (default polymath_bench)
+    --spinning on|off     onnxruntime thread spin-waiting, every method (default: the embedder's)
+    --batch-tokens N      token budget per session run (default: the embedder's)
+    --batch-rows N        most rows per session run (default: the embedder's)
+    --json FILE           write the results as JSON
+
+  memory   peak RSS of the runner CLI (a child process) on the scale-1 and scale-100 corpora
+    --model NAME          (default bge-small-en-v1.5)
+    --embed-rows N        embed step over the first N passages of each corpus (default 5000)
+    --graph               also run the graph-sync step in full on both scales, into a private
+                          Neo4j started and stopped by the benchmark (the stack's is not written)
+    --steps S             embed_passages,sync_graph (default embed_passages; --graph adds sync_graph)
+    --scales A,B          (default 1,100)
+    --node-options O      NODE_OPTIONS for the runner, e.g. --max-old-space-size=96
+    --json FILE
+
+  large    (a) and (d) on a large model (default .models/xlmr-large-random) for a few batches
+    --model-dir DIR       (default .models/xlmr-large-random)
+    --batches N           session runs per method (default 3)
+    --reps R              (default 2)
+    --seq L               tokens per text (default 256)
+    --rows B              rows per batch (default 4)
+    --passages N          passages to extrapolate to (default 973)
+    --mean-tokens T       their mean length in tokens (default: the scale-1 corpus's, measured)
+    --json FILE
+`
+
+const main = async (): Promise<void> => {
+  const [command, ...rest] = process.argv.slice(2)
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      model: { type: "string" },
+      rows: { type: "string" },
+      reps: { type: "string" },
+      threads: { type: "string" },
+      "page-size": { type: "string" },
+      sets: { type: "string" },
+      "uniform-tokens": { type: "string" },
+      methods: { type: "string" },
+      database: { type: "string" },
+      json: { type: "string" },
+      "embed-rows": { type: "string" },
+      graph: { type: "boolean" },
+      steps: { type: "string" },
+      "node-options": { type: "string" },
+      scales: { type: "string" },
+      "model-dir": { type: "string" },
+      batches: { type: "string" },
+      seq: { type: "string" },
+      passages: { type: "string" },
+      "mean-tokens": { type: "string" },
+      spinning: { type: "string" },
+      "batch-tokens": { type: "string" },
+      "batch-rows": { type: "string" },
+      help: { type: "boolean" }
+    }
+  })
+  const int = (name: string, raw: string | undefined): number | null => {
+    if (raw === undefined) return null
+    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`--${name} needs a positive integer, got ${raw}`)
+    return Number(raw)
+  }
+  const list = <T extends string>(name: string, raw: string | undefined, allowed: ReadonlyArray<T>, dflt: ReadonlyArray<T>): ReadonlyArray<T> => {
+    if (raw === undefined) return dflt
+    const items = raw.split(",").map((s) => s.trim()).filter((s) => s !== "")
+    for (const i of items) if (!allowed.includes(i as T)) throw new Error(`--${name}: unknown ${i} (one of ${allowed.join(", ")})`)
+    return items as Array<T>
+  }
+  if (values.help || command === undefined || command === "help") {
+    process.stdout.write(USAGE)
+    return
+  }
+  switch (command) {
+    case "embed": {
+      await embedBench({
+        model: values.model ?? "bge-small-en-v1.5",
+        rows: int("rows", values.rows),
+        reps: int("reps", values.reps) ?? 3,
+        json: values.json ?? null,
+        threads: int("threads", values.threads),
+        pageSize: int("page-size", values["page-size"]),
+        sets: list("sets", values.sets, ["uniform", "mixed"] as const, ["uniform", "mixed"]),
+        uniformTokens: int("uniform-tokens", values["uniform-tokens"]) ?? 128,
+        methods: list("methods", values.methods, methods, methods),
+        database: values.database ?? "polymath_bench",
+        spinning: values.spinning === undefined ? null : values.spinning === "on" ? true : values.spinning === "off" ? false : (() => {
+          throw new Error(`--spinning: on or off, got ${values.spinning}`)
+        })(),
+        batchTokens: int("batch-tokens", values["batch-tokens"]),
+        batchRows: int("batch-rows", values["batch-rows"])
+      })
+      return
+    }
+    case "memory":
+      await memoryBench({
+        model: values.model ?? "bge-small-en-v1.5",
+        embedRows: int("embed-rows", values["embed-rows"]) ?? 5000,
+        steps: values.steps !== undefined
+          ? list("steps", values.steps, ["embed_passages", "sync_graph"] as const, [])
+          : values.graph ? ["embed_passages", "sync_graph"] : ["embed_passages"],
+        nodeOptions: values["node-options"] ?? null,
+        scales: (values.scales ?? "1,100").split(",").map((s) => int("scales", s.trim())!),
+        json: values.json ?? null
+      })
+      return
+    case "large":
+      await largeBench({
+        modelDir: values["model-dir"] ?? null,
+        batches: int("batches", values.batches) ?? 3,
+        reps: int("reps", values.reps) ?? 2,
+        seq: int("seq", values.seq) ?? 256,
+        rows: int("rows", values.rows) ?? 4,
+        threads: int("threads", values.threads),
+        passages: int("passages", values.passages) ?? 973,
+        meanTokens: int("mean-tokens", values["mean-tokens"]),
+        json: values.json ?? null
+      })
+      return
+    default:
+      throw new Error(`unknown command ${command}\n${USAGE}`)
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  }
+)
