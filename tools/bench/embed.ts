@@ -309,20 +309,30 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
   const { sets, samples, parity, threads, batching } = result
   const summary: Record<string, Record<string, unknown>> = {}
   const rows: Array<Array<string>> = []
+  // Repetitions during which other processes kept more than `busyLimit` of the cores busy are left out of
+  // medians and ratios (the box is shared); when every repetition was busy, all of them are used.
+  const busyLimit = 0.1
+  const quiet = (ss: ReadonlyArray<Sample>) => {
+    const q = ss.filter((x) => otherLoad(x) <= busyLimit)
+    return q.length > 0 ? q : ss
+  }
   const ratio = (set: string, num: Method, den: Method) => {
     const a = samples.get(`${set}/${num}`)
     const b = samples.get(`${set}/${den}`)
     if (!a || !b) return null
     // Paired per repetition (measured side by side), then the median.
-    return round(median(a.map((s, i) => (b[i] ? b[i]!.seconds / s.seconds : Number.NaN)).filter(Number.isFinite)), 3)
+    const pairs = a.flatMap((x, i) => (b[i] ? [[x, b[i]!] as const] : []))
+    const calm = pairs.filter(([x, y]) => otherLoad(x) <= busyLimit && otherLoad(y) <= busyLimit)
+    return round(median((calm.length > 0 ? calm : pairs).map(([x, y]) => y.seconds / x.seconds)), 3)
   }
   for (const set of sets) {
     const per: Record<string, unknown> = { passages: set.texts.length, tokens: set.tokens }
     for (const m of o.methods) {
       const ss = samples.get(`${set.name}/${m}`) ?? []
-      const sec = median(ss.map((s) => s.seconds))
+      const sec = median(quiet(ss).map((s) => s.seconds))
       per[m] = {
         median_s: round(sec, 3),
+        reps_used: quiet(ss).length,
         runs_s: ss.map((s) => round(s.seconds, 3)),
         passages_per_s: round(set.texts.length / sec, 1),
         tokens_per_s: round(set.tokens / sec, 0),
@@ -340,7 +350,7 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
         vs("fixed32"),
         vs("python"),
         vs("python-sorted"),
-        ss.map((s) => `${Math.round(100 * otherLoad(s))}`).join("/")
+        ss.map((s) => `${Math.round(100 * otherLoad(s))}${otherLoad(s) > busyLimit ? "*" : ""}`).join("/")
       ])
     }
     summary[set.name] = per
@@ -350,7 +360,8 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
   process.stdout.write(`\n${text}\n\n`)
   process.stdout.write(
     `x (col): throughput of the row's method / the column's method, median of per-repetition ratios (${o.reps} reps, methods interleaved).\n` +
-      `others' load: share of all cores busy with other processes during each repetition (Postgres counts as other).\n`
+      `others' load: share of all cores busy with other processes during each repetition (Postgres counts as other); repetitions\n` +
+      `above ${Math.round(busyLimit * 100)} % are left out of the medians and ratios (marked *).\n`
   )
   for (const [k, v] of Object.entries(parity)) process.stdout.write(`parity ${k}: ${v}\n`)
 
