@@ -144,9 +144,24 @@ const cudaDecision = (preference: ExecutionProviderPreference): { readonly attem
   if (!gpu) return { attempt: false }
   const dir = ortBinaryDir()
   if (dir !== undefined && !existsSync(join(dir, "libonnxruntime_providers_cuda.so"))) {
-    return { attempt: false, note: "CUDA requested/detected but onnxruntime-node has no CUDA provider library (reinstall it with ONNXRUNTIME_NODE_INSTALL=cuda12); using cpu" }
+    return { attempt: false, note: "CUDA requested/detected but onnxruntime-node has no CUDA provider library (`npm run cuda` adds it); using cpu" }
   }
   return { attempt: true }
+}
+
+/**
+ * The part of an onnxruntime CUDA error a log line needs. Its CUDA failures span hundreds of
+ * characters of source paths and C++ signatures around "CUDA failure 36: <text> ; ... expr=<call>;":
+ * keep that clause and the failed call; anything else is cut to its first line, at most 300 characters.
+ */
+export const summarizeCudaError = (message: string): string => {
+  const failure = /\b(?:CUDA|CUDNN|CUBLAS|CURAND|CUFFT|NVRTC) failure \d+: [^;\n]*/.exec(message)
+  if (failure !== null) {
+    const expr = /\bexpr=([^\n]*?);?\s*(?:\n|$)/.exec(message)?.[1]?.trim()
+    return `${failure[0].trim()}${expr ? ` (in ${expr})` : ""}`
+  }
+  const first = (message.trim().split("\n")[0] ?? "").replace(/\s+/g, " ")
+  return first.length > 300 ? `${first.slice(0, 299)}…` : first
 }
 
 /** The CPU quota of this process's cgroup (v2 `cpu.max`), in whole cores; null when unlimited or unknown. */
@@ -210,7 +225,12 @@ const acquireSession = (
   const acquire = decision.attempt
     ? createSession(path, threads, spinning, ["cuda", "cpu"], model).pipe(
       Effect.map((session) => ({ session, provider: "cuda" })),
-      Effect.catch((error) => cpu.pipe(Effect.map((r) => ({ ...r, note: `CUDA provider failed (${error.message}); using cpu` }))))
+      Effect.catch((error) => {
+        const reason = summarizeCudaError(error.cause instanceof Error ? error.cause.message : error.message)
+        // A provider library that does not load names the missing CUDA library only on onnxruntime's stderr.
+        const hint = /failed to load/i.test(reason) ? " (`npm run cuda` lists the CUDA libraries it lacks)" : ""
+        return cpu.pipe(Effect.map((r) => ({ ...r, note: `CUDA provider failed: ${reason}${hint}; using cpu` })))
+      })
     )
     : cpu.pipe(Effect.map((r) => (decision.note === undefined ? r : { ...r, note: decision.note })))
   // An interrupted run keeps going natively; release waits for it before freeing the session.

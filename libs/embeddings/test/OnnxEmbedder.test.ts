@@ -5,7 +5,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { Embedders, isConnectorFailure } from "@polymath/engine"
-import { defaultMaxBatchTokens, defaultThreads, EmbeddersLive, makeEmbedderFactory, planBatches } from "../src/index.ts"
+import { defaultMaxBatchTokens, defaultThreads, EmbeddersLive, makeEmbedderFactory, planBatches, summarizeCudaError } from "../src/index.ts"
 import type { OnnxEmbedder } from "../src/index.ts"
 
 class SmallModel extends Context.Service<SmallModel, OnnxEmbedder>()("test/SmallModel") {}
@@ -239,5 +239,27 @@ describe("planBatches", () => {
       expect(b.length <= 3).toBe(true)
       expect(b.length === 1 || b.length * longest <= 120).toBe(true)
     }
+  })
+})
+
+describe("summarizeCudaError", () => {
+  // Messages onnxruntime-node 1.30 threw with the onnxruntime-gpu wheel's CUDA provider present (no GPU).
+  const signature = "std::conditional_t<THRW, void, onnxruntime::common::Status> onnxruntime::CudaCall(ERRTYPE, const char*, const char*, SUCCTYPE, " +
+    "const char*, const char*, int) [with ERRTYPE = cudaError; bool THRW = true; SUCCTYPE = cudaError; std::conditional_t<THRW, void, common::Status> = void]"
+  const cudaFailure = `/onnxruntime_src/onnxruntime/core/providers/cuda/cuda_call.cc:154 ${signature} ` +
+    `/onnxruntime_src/onnxruntime/core/providers/cuda/cuda_call.cc:146 ${signature} CUDA failure 36: API call is not supported in the installed CUDA driver ; ` +
+    "GPU=-1 ; hostname=vm ; file=/onnxruntime_src/onnxruntime/core/providers/cuda/cuda_execution_provider.cc ; line=352 ; expr=cudaSetDevice(info_.device_id); \n\n"
+
+  it("keeps the CUDA failure clause and the failed call", () => {
+    expect(summarizeCudaError(cudaFailure)).toBe("CUDA failure 36: API call is not supported in the installed CUDA driver (in cudaSetDevice(info_.device_id))")
+  })
+
+  it("keeps a short message whole and cuts a long one to its first line, at most 300 characters", () => {
+    expect(summarizeCudaError("OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library"))
+      .toBe("OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library")
+    const long = summarizeCudaError(`${"x".repeat(400)}\nsecond line`)
+    expect(long.length).toBe(300)
+    expect(long.endsWith("…")).toBe(true)
+    expect(summarizeCudaError("first\nsecond")).toBe("first")
   })
 })
