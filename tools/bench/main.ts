@@ -95,7 +95,7 @@ const main = async (): Promise<void> => {
     for (const i of items) if (!allowed.includes(i as T)) throw new Error(`--${name}: unknown ${i} (one of ${allowed.join(", ")})`)
     return items as Array<T>
   }
-  if (values.help || command === undefined || command === "help") {
+  if (values.help || command === undefined || command === "help" || command === "--help" || command === "-h") {
     process.stdout.write(USAGE)
     return
   }
