@@ -1,15 +1,12 @@
-import type { Effect, Redacted, Scope } from "effect"
+import type { Effect, Redacted, Scope, Stream } from "effect"
 import type { ConnectorFailure } from "./ConnectorError.ts"
-import type { Row, Value, WriteResult } from "./Rows.ts"
+import type { Rejection, Row, Value } from "./Rows.ts"
 
 /** A graph property filled from a source column. Names are validated identifiers. */
 export interface PropertyMapping {
   readonly property: string
   readonly column: string
 }
-
-/** How a relationship property combines duplicate source rows within one run. */
-export type Combine = "max" | "min" | "last"
 
 /** An extra label taken from a column value, e.g. `type: method` adds `:Method`. */
 export interface LabelFromColumn {
@@ -20,6 +17,7 @@ export interface LabelFromColumn {
 
 /** Nodes MERGEd on `key` with `properties` SET. */
 export interface NodeWrite {
+  readonly kind: "nodes"
   readonly label: string
   readonly key: ReadonlyArray<PropertyMapping>
   readonly properties: ReadonlyArray<PropertyMapping>
@@ -32,27 +30,73 @@ export interface EndpointRef {
   readonly key: ReadonlyArray<PropertyMapping>
 }
 
-/** Relationships MERGEd between MATCHed endpoints. */
+/**
+ * Relationships MERGEd between MATCHed endpoints. Identity is (type, start, end, `key`):
+ * `MERGE (a)-[r:T {k: row.k}]->(b)`, so one pair of nodes may hold one relationship per
+ * distinct `key` value (one MENTIONS per extractor version, one ACTED_IN per role).
+ */
 export interface RelationshipWrite {
+  readonly kind: "relationships"
   readonly type: string
   readonly start: EndpointRef
   readonly end: EndpointRef
-  readonly properties: ReadonlyArray<PropertyMapping & { readonly combine: Combine }>
+  readonly key: ReadonlyArray<PropertyMapping>
+  readonly properties: ReadonlyArray<PropertyMapping>
 }
 
-/** Stamped on every written node and relationship along with `synced_at`. */
-export interface Lineage {
+export type GraphWrite = NodeWrite | RelationshipWrite
+
+/**
+ * The scope a graph step writes in: `property` holds a set (a list) of scope values on
+ * every node and relationship the step writes, e.g. `extractor_versions: [batch-v1, batch-v2]`.
+ * A write adds `value`; mirroring removes it; an entity no scope holds any more is deleted.
+ */
+export interface SyncScope {
+  readonly property: string
+  readonly value: string | number | boolean
+}
+
+/** What every write stamps besides the scope: `run_id` and `synced_at`, only on entities it creates or changes. */
+export interface Stamp {
+  readonly scope: SyncScope
   readonly runId: string
-  readonly pipeline: string
-  /** Extra lineage properties (e.g. `extractor_version`), written as given. */
-  readonly extra: Readonly<Record<string, Value>>
 }
 
-/** Result of a graph batch; `missing` counts relationship rows whose endpoints were not found. */
-export interface GraphWriteResult extends WriteResult {
-  readonly missing: number
-  /** Up to a few source rows that were missing an endpoint, for the error message. */
-  readonly missingSample: ReadonlyArray<Row>
+/** The property names of the stamp. */
+export const stampProperties = { runId: "run_id", syncedAt: "synced_at" } as const
+
+/**
+ * Outcome of one batch. Every row of the batch is exactly one of created / updated /
+ * unchanged / rejected. `rolledBack` is set when `atomic` was asked for and some row was
+ * rejected: then nothing of the batch was written and the counts are zero.
+ */
+export interface GraphWriteResult {
+  readonly created: number
+  readonly updated: number
+  readonly unchanged: number
+  readonly rejected: ReadonlyArray<Rejection>
+  readonly rolledBack: boolean
+}
+
+/** Options of a batch write. */
+export interface GraphWriteOptions {
+  /** All or nothing: roll the batch back when any row is rejected (the `on_error: fail` policy). */
+  readonly atomic: boolean
+}
+
+/**
+ * The identity values of one entity, in order: for a node its key properties; for a
+ * relationship its start key, end key and `key` properties. Values are as a source row
+ * would carry them (integers as bigint or number, temporals as Date).
+ */
+export type Identity = ReadonlyArray<Value>
+
+/** What removing a scope from some entities did. */
+export interface UnscopeResult {
+  /** Entities deleted because no scope holds them any more. */
+  readonly deleted: number
+  /** Entities that lost this scope but are kept (another scope holds them, or a node still has relationships). */
+  readonly unscoped: number
 }
 
 /** A connection to a graph database. */
@@ -60,11 +104,28 @@ export interface GraphConnector {
   readonly name: string
   /** Creates a uniqueness constraint per (label, key) if it does not exist yet. */
   readonly ensureConstraints: (nodes: ReadonlyArray<{ readonly label: string; readonly key: ReadonlyArray<string> }>) => Effect.Effect<void, ConnectorFailure>
-  /** MERGEs one batch of nodes in one managed write transaction. */
-  readonly writeNodes: (write: NodeWrite, rows: ReadonlyArray<Row>, lineage: Lineage) => Effect.Effect<GraphWriteResult, ConnectorFailure>
-  /** MERGEs one batch of relationships in one managed write transaction. */
-  readonly writeRelationships: (write: RelationshipWrite, rows: ReadonlyArray<Row>, lineage: Lineage) => Effect.Effect<GraphWriteResult, ConnectorFailure>
-  /** Runs a read query (verification). Integers come back as numbers when safe, else bigint. */
+  /**
+   * MERGEs one batch of nodes in one managed write transaction, writing only what differs:
+   * a node whose properties, extra label and scope are already as the row says is not touched.
+   * Rows must have non-null key values (the engine rejects the others before).
+   */
+  readonly writeNodes: (write: NodeWrite, rows: ReadonlyArray<Row>, stamp: Stamp, options: GraphWriteOptions) => Effect.Effect<GraphWriteResult, ConnectorFailure>
+  /** Like `writeNodes` for relationships; a row whose start or end node does not exist is rejected. */
+  readonly writeRelationships: (write: RelationshipWrite, rows: ReadonlyArray<Row>, stamp: Stamp, options: GraphWriteOptions) => Effect.Effect<GraphWriteResult, ConnectorFailure>
+  /** Streams, in chunks, the identities of the entities of `write` that hold `scope`. */
+  readonly scanScope: (write: GraphWrite, scope: SyncScope) => Stream.Stream<ReadonlyArray<Identity>, ConnectorFailure>
+  /**
+   * Removes `scope` from the given entities (those that hold it) in one transaction, and
+   * deletes each that no scope holds any more (a node only when it has no relationships left).
+   */
+  readonly unscope: (write: GraphWrite, scope: SyncScope, identities: ReadonlyArray<Identity>) => Effect.Effect<UnscopeResult, ConnectorFailure>
+  /** Deletes nodes of the label whose scope set is empty and that have no relationships. */
+  readonly deleteOrphans: (write: NodeWrite, scope: SyncScope) => Effect.Effect<number, ConnectorFailure>
+  /** How many entities of `write` hold `scope`. */
+  readonly countInScope: (write: GraphWrite, scope: SyncScope) => Effect.Effect<number, ConnectorFailure>
+  /** Identifies the store (database id and creation time): a checkpoint is trusted only against the same one. */
+  readonly fingerprint: Effect.Effect<string, ConnectorFailure>
+  /** Runs a read query (verification) in a read transaction. Integers come back as numbers when safe, else bigint. */
   readonly query: (cypher: string, params: Readonly<Record<string, Value>>) => Effect.Effect<ReadonlyArray<Row>, ConnectorFailure>
 }
 

@@ -19,10 +19,10 @@ export interface Page {
   readonly lastKey: KeyTuple
 }
 
-/** Counts reported by a write; `skipped` are rows the target already had (idempotent no-ops). */
-export interface WriteResult {
-  readonly written: number
-  readonly skipped: number
+/** A row a write could not take, by its index in the batch, and why (for the rejected-rows report). */
+export interface Rejection {
+  readonly index: number
+  readonly reason: string
 }
 
 /** Renders a key tuple for messages: `(a, b)`. */

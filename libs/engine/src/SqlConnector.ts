@@ -1,7 +1,7 @@
-import type { Effect, Scope, Stream } from "effect"
+import type { Effect, Redacted, Scope, Stream } from "effect"
 import type { ConnectorFailure } from "./ConnectorError.ts"
 import type { RunLedger } from "./RunLedger.ts"
-import type { KeyTuple, Page, Row, Value, WriteResult } from "./Rows.ts"
+import type { KeyTuple, Page, Row, Value } from "./Rows.ts"
 
 /** A SQL statement with `$1..$n` placeholders and their values; data never enters `text`. */
 export interface SqlStatement {
@@ -9,7 +9,18 @@ export interface SqlStatement {
   readonly params: ReadonlyArray<Value>
 }
 
-/** A source read by keyset pagination on `key` (non-null, unique columns of the statement's result). */
+/** An incremental source reads only rows whose cursor column is at or past the last run's high-water mark. */
+export interface SourceCursor {
+  readonly column: string
+  /** The lower bound (inclusive), as the server rendered it (`max(col)::text`); null reads every row. */
+  readonly from: string | null
+}
+
+/**
+ * A source read by keyset pagination on `key`. Rows whose key (or cursor) is NULL are
+ * never in a page: they are counted and listed by `nullKeys`. A key value that occurs
+ * twice fails the read (keyset paging would skip rows otherwise).
+ */
 export interface KeysetSource {
   /** The source's name in the pipeline, used in messages. */
   readonly name: string
@@ -17,6 +28,25 @@ export interface KeysetSource {
   readonly key: ReadonlyArray<string>
   /** Rows per page. */
   readonly pageSize: number
+  readonly cursor: SourceCursor | null
+}
+
+/** What a source's query returns, from a zero-row execution. */
+export interface SourceDescription {
+  readonly columns: ReadonlyArray<string>
+}
+
+/** Rows of a source whose key (or cursor) has a NULL, which keyset pages leave out. */
+export interface NullKeyRows {
+  readonly count: number
+  /** Up to `limit` of them, all columns. */
+  readonly rows: ReadonlyArray<Row>
+}
+
+/** A key value that occurs more than once in a source. */
+export interface DuplicateKey {
+  readonly key: KeyTuple
+  readonly count: number
 }
 
 /** Where an embed step writes its vectors. Identifiers are validated by the DSL before they get here. */
@@ -29,8 +59,6 @@ export interface VectorTarget {
   readonly vector: string
   /** Constant columns written alongside the vector (e.g. `embedding_model`). */
   readonly set: ReadonlyArray<{ readonly column: string; readonly value: Value }>
-  /** Overwrite vectors that are already present; otherwise only NULL vectors are written. */
-  readonly force: boolean
 }
 
 /** What a vector target looks like in the database. */
@@ -39,25 +67,51 @@ export interface VectorTargetInfo {
   readonly dimensions: number | null
 }
 
-/** One batch of vectors, `ids[i]` paired with `vectors[i]`. */
+/**
+ * What the embed state says about one source row, against the target row and the
+ * content hash recorded when its vector was written (kept in the ledger schema, never
+ * in the user's table):
+ * - `missing`: the target table has no row with this id
+ * - `new`: the row has no vector
+ * - `stale`: it has a vector, but not one made from this text with this model (or none we recorded)
+ * - `fresh`: its vector was made from exactly this text with this model
+ */
+export type EmbedStatus = "missing" | "new" | "stale" | "fresh"
+
+/** One batch of vectors to write, `ids[i]` paired with `vectors[i]` and the content hash `hashes[i]`. */
 export interface VectorBatch {
   readonly ids: ReadonlyArray<Value>
   readonly vectors: ReadonlyArray<Float32Array>
+  readonly hashes: ReadonlyArray<Uint8Array>
+  readonly model: string
+  readonly runId: string
 }
 
 /** A connection to a SQL database: the engine's only way to read sources, write vectors and run checks. */
 export interface SqlConnector {
   readonly name: string
-  /** Number of rows the statement returns. */
-  readonly count: (statement: SqlStatement) => Effect.Effect<number, ConnectorFailure>
-  /** Pages of the source in key order, starting after `after` (null: from the start). */
+  /** Runs the statement without returning rows and reports the result's column names. */
+  readonly describe: (statement: SqlStatement) => Effect.Effect<SourceDescription, ConnectorFailure>
+  /** Number of rows the source's pages will yield (non-null keys, at or past the cursor). */
+  readonly count: (source: KeysetSource) => Effect.Effect<number, ConnectorFailure>
+  /** Rows the pages leave out because a key (or cursor) column is NULL: their count and up to `limit` of them. */
+  readonly nullKeys: (source: KeysetSource, limit: number) => Effect.Effect<NullKeyRows, ConnectorFailure>
+  /** Up to `limit` key values that occur more than once (a full pass over the source). */
+  readonly duplicateKeys: (source: KeysetSource, limit: number) => Effect.Effect<ReadonlyArray<DuplicateKey>, ConnectorFailure>
+  /** The source's greatest cursor value as the server renders it (`max(col)::text`), null when it has no rows. */
+  readonly cursorMax: (source: KeysetSource) => Effect.Effect<string | null, ConnectorFailure>
+  /** Pages of the source in key order, starting after `after` (null: from the start). Fails with reason "DuplicateKey" on a repeated key. */
   readonly pages: (source: KeysetSource, after: KeyTuple | null) => Stream.Stream<Page, ConnectorFailure>
-  /** Runs a read-only statement and returns all its rows (for verification queries). */
+  /** Runs a statement in a read-only transaction and returns all its rows (verification); a writing statement fails with reason "ReadOnly". */
   readonly query: (statement: SqlStatement) => Effect.Effect<ReadonlyArray<Row>, ConnectorFailure>
   /** Looks up the target table and vector column; fails when either is missing. */
   readonly describeVectorTarget: (target: VectorTarget) => Effect.Effect<VectorTargetInfo, ConnectorFailure>
-  /** Writes a batch of vectors in one statement; idempotent unless `target.force`. */
-  readonly writeVectors: (target: VectorTarget, batch: VectorBatch) => Effect.Effect<WriteResult, ConnectorFailure>
+  /** The embed status of each id given its content hash and model, in order (see `EmbedStatus`). */
+  readonly embedStatus: (target: VectorTarget, model: string, items: ReadonlyArray<{ readonly id: Value; readonly hash: Uint8Array }>) => Effect.Effect<ReadonlyArray<EmbedStatus>, ConnectorFailure>
+  /** Writes a batch of vectors and their content hashes in one statement; returns how many target rows it updated. */
+  readonly writeVectors: (target: VectorTarget, batch: VectorBatch) => Effect.Effect<number, ConnectorFailure>
+  /** Identifies the database (system identifier, database oid) and the targets' tables (their oids): a checkpoint is trusted only against the same. */
+  readonly fingerprint: (targets: ReadonlyArray<VectorTarget>) => Effect.Effect<string, ConnectorFailure>
   /** The run ledger kept in this database. */
   readonly ledger: RunLedger
 }
@@ -65,5 +119,5 @@ export interface SqlConnector {
 /** Opens a SQL connector; the scope closes it. */
 export type SqlConnectorFactory = (options: {
   readonly name: string
-  readonly dsn: import("effect").Redacted.Redacted<string>
+  readonly dsn: Redacted.Redacted<string>
 }) => Effect.Effect<SqlConnector, ConnectorFailure, Scope.Scope>
