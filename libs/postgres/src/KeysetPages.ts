@@ -1,174 +1,86 @@
 import { Effect, Option, Stream } from "effect"
 import type pg from "pg"
-import type { KeysetSource, KeyTuple, Page, Row, Value } from "@polymath/engine"
-import { quoteIdent } from "./Identifier.ts"
+import type { KeysetSource, KeyTuple, Page, Value } from "@polymath/engine"
 import { pgFailure } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
-import { runQuery } from "./PgPool.ts"
-import { asSubquery } from "./Statement.ts"
+import { runSingleStatement } from "./PgPool.ts"
+import { keyOf, planSource, selectWithKeys, sourceLabel, stripHidden } from "./Source.ts"
 
-type KeyValue = KeyTuple[number]
+// Checkpoint tuples are compared as text: a checkpoint read back from JSON may hold a
+// number where the page has the same bigint rendered as a string.
+const sameKey = (a: KeyTuple, b: KeyTuple): boolean => a.every((v, i) => String(v) === String(b[i]))
 
-// Date/time types lose precision (µs → ms) or shift with the local time zone when parsed
-// into a JS Date, so their checkpoint value is rendered by the server instead. Rendering
-// as ISO-8601 keeps the checkpoint readable and exactly comparable when passed back.
-const TIME_KEY_RENDER: ReadonlyMap<number, (col: string) => string> = new Map([
-  [1082, (c: string) => `to_char(${c}, 'YYYY-MM-DD')`], // date
-  [1083, (c: string) => `${c}::text`], // time
-  [1266, (c: string) => `${c}::text`], // timetz
-  [1114, (c: string) => `to_char(${c}, 'YYYY-MM-DD"T"HH24:MI:SS.US')`], // timestamp
-  [1184, (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`] // timestamptz
-])
-
-const hiddenKeyColumn = (i: number): string => `__polymath_key_${i}`
-
-/** How one source is paged: the SQL pieces that do not change from page to page. */
-interface PagePlan {
-  readonly select: string
-  readonly from: string
-  readonly order: string
-  /** Key columns in the order clause, each as `src."k"`. */
-  readonly cols: ReadonlyArray<string>
-  /** For each key position, the hidden text column that renders it, or null when the JS value is exact. */
-  readonly rendered: ReadonlyArray<string | null>
-  readonly hidden: boolean
-}
-
-const sourceLabel = (source: KeysetSource): string => `source ${JSON.stringify(source.name)}`
-
-// One `LIMIT 0` probe tells us the result's column types, so key columns are checked
-// up front and date/time keys get their exact server rendering.
-const plan = (pool: pg.Pool, source: KeysetSource): Effect.Effect<PagePlan, PgError> =>
-  Effect.gen(function*() {
-    const from = asSubquery(source.statement)
-    const probe = yield* runQuery(pool, `reading ${sourceLabel(source)}`, `SELECT * FROM ${from} LIMIT 0`, source.statement.params)
-    const types = new Map(probe.fields.map((f) => [f.name, f.dataTypeID]))
-    const missing = source.key.filter((k) => !types.has(k))
-    if (missing.length > 0) {
-      return yield* pgFailure(
-        "UndefinedColumn",
-        `${sourceLabel(source)} has no key column ${missing.map((k) => JSON.stringify(k)).join(", ")} (columns: ${[...types.keys()].join(", ")})`,
-        "42703"
-      )
-    }
-    const cols = source.key.map((k) => `src.${quoteIdent(k)}`)
-    const rendered = source.key.map((k, i) => (TIME_KEY_RENDER.has(types.get(k) ?? 0) ? hiddenKeyColumn(i) : null))
-    const extra = source.key.flatMap((k, i) => {
-      const render = TIME_KEY_RENDER.get(types.get(k) ?? 0)
-      return render === undefined ? [] : [`${render(cols[i] as string)} AS ${quoteIdent(hiddenKeyColumn(i))}`]
-    })
-    return {
-      select: ["src.*", ...extra].join(", "),
-      from,
-      order: cols.join(", "),
-      cols,
-      rendered,
-      hidden: extra.length > 0
-    }
-  })
-
-// Checkpoints are JSON: bigint and other non-JSON scalars become strings.
-const jsonSafe = (source: KeysetSource, column: string, value: Value): Effect.Effect<KeyValue, PgError> => {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return Effect.succeed(value)
-    case "bigint":
-      return Effect.succeed(value.toString())
-    case "number":
-      return Effect.succeed(Number.isFinite(value) ? value : String(value))
-  }
-  if (value instanceof Date) return Effect.succeed(value.toISOString())
-  return Effect.fail(
-    pgFailure("UnsupportedKeyType", `${sourceLabel(source)}: key column ${JSON.stringify(column)} must be a scalar (number, text, uuid, date/time, boolean)`)
+/** The failure for a key value that occurs more than once: keyset paging would skip rows. */
+export const duplicateKeyError = (source: KeysetSource, key: KeyTuple): PgError =>
+  pgFailure(
+    "DuplicateKey",
+    `${sourceLabel(source)}: key (${source.key.join(", ")}) is not unique: ` +
+      `${source.key.map((k, i) => `${k}=${String(key[i])}`).join(", ")} occurs more than once; keyset paging would skip rows. ` +
+      "Declare a key that identifies one row (e.g. add columns to key) or make the query return one row per key"
   )
-}
 
-// The key of every row is checked, not just the last: a NULL anywhere breaks keyset
-// order (NULLs sort last and never compare greater), so rows would be silently lost.
-const checkKeys = (source: KeysetSource, rows: ReadonlyArray<Row>): Effect.Effect<void, PgError> => {
-  for (const row of rows) {
-    const nullAt = source.key.findIndex((k) => row[k] === null || row[k] === undefined)
-    if (nullAt >= 0) {
-      const others = source.key.filter((_, i) => i !== nullAt).map((k) => `${k}=${String(row[k])}`)
-      return Effect.fail(
-        pgFailure(
-          "NullKey",
-          `${sourceLabel(source)}: a row has NULL in key column ${JSON.stringify(source.key[nullAt])}` +
-            (others.length > 0 ? ` (other key values: ${others.join(", ")})` : "") +
-            "; keyset pagination needs non-null, unique keys"
-        )
-      )
-    }
-  }
-  return Effect.void
-}
-
-const stripHidden = (plan: PagePlan, rows: ReadonlyArray<Record<string, Value>>): ReadonlyArray<Row> => {
-  if (!plan.hidden) return rows
-  const hidden = new Set(plan.rendered.filter((h) => h !== null))
-  return rows.map((row) => {
-    const out: Record<string, Value> = {}
-    for (const k in row) if (!hidden.has(k)) out[k] = row[k] as Value
-    return out
-  })
-}
-
-const lastKeyOf = (source: KeysetSource, plan: PagePlan, row: Record<string, Value>): Effect.Effect<KeyTuple, PgError> =>
-  Effect.forEach(source.key, (k, i) => {
-    const hidden = plan.rendered[i]
-    return hidden === null || hidden === undefined ? jsonSafe(source, k, row[k] as Value) : Effect.succeed(row[hidden] as string)
-  })
-
-const validate = (source: KeysetSource, after: KeyTuple | null): Effect.Effect<void, PgError> => {
-  if (source.key.length === 0) return Effect.fail(pgFailure("InvalidSource", `${sourceLabel(source)} has no key columns`))
-  if (!Number.isSafeInteger(source.pageSize) || source.pageSize <= 0) {
-    return Effect.fail(pgFailure("InvalidSource", `${sourceLabel(source)}: page size must be a positive integer, got ${source.pageSize}`))
-  }
-  if (after !== null && after.length !== source.key.length) {
-    return Effect.fail(
+const validateCheckpoint = (source: KeysetSource, after: KeyTuple | null): Effect.Effect<void, PgError> =>
+  after !== null && after.length !== source.key.length
+    ? Effect.fail(
       pgFailure(
         "InvalidCheckpoint",
         `${sourceLabel(source)}: checkpoint has ${after.length} key value(s) but the key has ${source.key.length} column(s)`
       )
     )
-  }
-  return Effect.void
-}
+    : Effect.void
 
 /**
- * Streams a source in key order, one page per query:
- * `SELECT * FROM (<statement>) AS src WHERE (k1, k2) > ($n+1, $n+2) ORDER BY k1, k2 LIMIT $m`.
- * Only one page is ever in memory; the stream ends after the first short page.
+ * Streams a source in key order, one page per query over the source's effective rows
+ * (non-null keys, at or past the cursor; see `planSource`):
+ *
+ *     SELECT src.* FROM <source> ORDER BY k1, k2 LIMIT $page
+ *     SELECT src.* FROM <source> WHERE (k1, k2) >= ($a, $b) ORDER BY k1, k2 LIMIT $page + 1
+ *
+ * A page after a key reads from that key inclusive, one row more than a page: the one
+ * leading row equal to the previous last key is dropped, and a second one proves the key
+ * is not unique, which with `>` would have gone unnoticed while the rows after it on the
+ * next page were skipped. Within a page equal keys are adjacent and compared directly.
+ * Resuming from a checkpoint is the same step. Only one page is ever in memory; the
+ * stream ends after a short read.
  */
 export const keysetPages = (pool: pg.Pool, source: KeysetSource, after: KeyTuple | null): Stream.Stream<Page, PgError> =>
   Stream.unwrap(
     Effect.gen(function*() {
-      yield* validate(source, after)
-      const p = yield* plan(pool, source)
-      const base = source.statement.params
-      const n = base.length
+      yield* validateCheckpoint(source, after)
+      const plan = yield* planSource(pool, source)
+      const n = plan.params.length
       const k = source.key.length
-      const afterClause = k === 1
-        ? `${p.cols[0]} > $${n + 1}`
-        : `(${p.cols.join(", ")}) > (${source.key.map((_, i) => `$${n + 1 + i}`).join(", ")})`
-      const firstText = `SELECT ${p.select} FROM ${p.from} ORDER BY ${p.order} LIMIT $${n + 1}`
-      const nextText = `SELECT ${p.select} FROM ${p.from} WHERE ${afterClause} ORDER BY ${p.order} LIMIT $${n + k + 1}`
+      const order = plan.cols.join(", ")
+      const boundary = k === 1
+        ? `${plan.cols[0]} >= $${n + 1}`
+        : `(${order}) >= (${source.key.map((_, i) => `$${n + 1 + i}`).join(", ")})`
+      const select = selectWithKeys(plan)
+      const firstText = `SELECT ${select} FROM ${plan.from} ORDER BY ${order} LIMIT $${n + 1}`
+      const nextText = `SELECT ${select} FROM ${plan.from} WHERE ${boundary} ORDER BY ${order} LIMIT $${n + k + 1}`
       const context = `reading ${sourceLabel(source)}`
 
       const page = (from: KeyTuple | null) =>
         Effect.gen(function*() {
+          const limit = from === null ? source.pageSize : source.pageSize + 1
           const result = from === null
-            ? yield* runQuery(pool, context, firstText, [...base, source.pageSize])
-            : yield* runQuery(pool, context, nextText, [...base, ...from, source.pageSize])
+            ? yield* runSingleStatement(pool, context, firstText, [...plan.params, limit])
+            : yield* runSingleStatement(pool, context, nextText, [...plan.params, ...from, limit])
           const raw = result.rows as ReadonlyArray<Record<string, Value>>
-          const last = raw[raw.length - 1]
-          if (last === undefined) return [[], Option.none()] as const
-          yield* checkKeys(source, raw)
-          const lastKey = yield* lastKeyOf(source, p, last)
-          const rows = stripHidden(p, raw)
-          const next = raw.length < source.pageSize ? Option.none() : Option.some<KeyTuple | null>(lastKey)
-          return [[{ rows, lastKey }], next] as const
+          const keys = yield* Effect.forEach(raw, (row) => keyOf(plan, row))
+          let start = 0
+          if (from !== null) {
+            while (start < keys.length && sameKey(keys[start] as KeyTuple, from)) start++
+            if (start > 1) return yield* duplicateKeyError(source, from)
+          }
+          for (let i = start + 1; i < keys.length; i++) {
+            if (sameKey(keys[i - 1] as KeyTuple, keys[i] as KeyTuple)) return yield* duplicateKeyError(source, keys[i] as KeyTuple)
+          }
+          // Without a leading row to drop (the checkpoint's row is gone), the extra row waits for the next page.
+          const end = Math.min(keys.length, start + source.pageSize)
+          if (end === start) return [[], Option.none()] as const
+          const lastKey = keys[end - 1] as KeyTuple
+          const next = raw.length < limit ? Option.none() : Option.some<KeyTuple | null>(lastKey)
+          return [[{ rows: stripHidden(plan, raw.slice(start, end)), lastKey }], next] as const
         })
 
       return Stream.paginate<KeyTuple | null, Page, PgError>(after, page)

@@ -1,10 +1,12 @@
 import { Effect } from "effect"
 import type pg from "pg"
-import type { Row, SqlConnector, SqlConnectorFactory } from "@polymath/engine"
+import type { SqlConnector, SqlConnectorFactory } from "@polymath/engine"
+import { storeFingerprint } from "./Fingerprint.ts"
 import { keysetPages } from "./KeysetPages.ts"
-import { acquirePgPool, runQuery } from "./PgPool.ts"
+import { acquirePgPool } from "./PgPool.ts"
+import { readOnlyQuery } from "./ReadOnlyQuery.ts"
 import { makePgRunLedger } from "./RunLedger.ts"
-import { asSubquery } from "./Statement.ts"
+import { countSource, cursorMax, describeStatement, duplicateKeys, nullKeys } from "./Source.ts"
 import { makeVectorWriter } from "./VectorWriter.ts"
 
 /** Builds a SqlConnector over an already open pool (the pool's lifetime is the caller's). */
@@ -13,19 +15,17 @@ export const pgConnectorFromPool = (name: string, pool: pg.Pool): SqlConnector =
   const label = `connection ${JSON.stringify(name)}`
   return {
     name,
-    count: (statement) =>
-      Effect.map(
-        runQuery(pool, `counting rows on ${label}`, `SELECT count(*) AS n FROM ${asSubquery(statement)}`, statement.params),
-        (r) => Number((r.rows[0] as { n: bigint }).n)
-      ),
+    describe: (statement) => describeStatement(pool, label, statement),
+    count: (source) => countSource(pool, source),
+    nullKeys: (source, limit) => nullKeys(pool, source, limit),
+    duplicateKeys: (source, limit) => duplicateKeys(pool, source, limit),
+    cursorMax: (source) => cursorMax(pool, source),
     pages: (source, after) => keysetPages(pool, source, after),
-    query: (statement) =>
-      Effect.map(
-        runQuery(pool, `querying ${label}`, statement.text, statement.params),
-        (r) => r.rows as ReadonlyArray<Row>
-      ),
+    query: (statement) => readOnlyQuery(pool, label, statement),
     describeVectorTarget: vectors.describe,
+    embedStatus: vectors.status,
     writeVectors: vectors.write,
+    fingerprint: (targets) => storeFingerprint(pool, targets),
     ledger: makePgRunLedger(pool)
   }
 }

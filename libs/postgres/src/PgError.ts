@@ -63,6 +63,8 @@ const classifySqlState = (code: string): Classification => {
       return { reason: "UndefinedColumn", isRetryable: false }
     case "57014":
       return { reason: "QueryCanceled", isRetryable: false }
+    case "25006":
+      return { reason: "ReadOnly", isRetryable: false }
   }
   if (code.startsWith("42")) return { reason: "InvalidStatement", isRetryable: false }
   if (code.startsWith("22")) return { reason: "DataError", isRetryable: false }

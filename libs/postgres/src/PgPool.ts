@@ -106,3 +106,57 @@ export const runQuery = (
     try: () => pool.query(text, params as Array<unknown>),
     catch: (cause) => toPgError(cause, context)
   })
+
+/**
+ * Runs exactly one statement with the extended protocol, which rejects `a; b`. Without
+ * parameters pg would use the simple protocol, where a pipeline's text could smuggle a
+ * `COMMIT; DELETE ...` past a read-only transaction or out of a subquery.
+ */
+export const runSingleStatement = (
+  client: pg.Pool | pg.PoolClient,
+  context: string,
+  text: string,
+  params: ReadonlyArray<unknown> = []
+): Effect.Effect<pg.QueryResult, PgError> =>
+  Effect.tryPromise({
+    // `queryMode` is a pg option that @types/pg does not declare yet.
+    try: () => client.query({ text, values: params as Array<unknown>, queryMode: "extended" } as pg.QueryConfig),
+    catch: (cause) => toPgError(cause, context)
+  })
+
+/**
+ * Checks a client out of the pool for `use` and always gives it back. A client whose
+ * connection failed (or whose `cleanup` failed) is destroyed instead of returned, and a
+ * no-op 'error' listener guards the checkout: pg emits 'error' on a checked-out client
+ * when its socket dies, and an unheard 'error' would crash Node.
+ */
+export const withPoolClient = <A, E>(
+  pool: pg.Pool,
+  context: string,
+  use: (client: pg.PoolClient) => Effect.Effect<A, E>,
+  cleanup?: string
+): Effect.Effect<A, E | PgError> =>
+  Effect.acquireUseRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const client = await pool.connect()
+        const state = { broken: false, onError: () => void (state.broken = true) }
+        client.on("error", state.onError)
+        return { client, state }
+      },
+      catch: (cause) => toPgError(cause, context)
+    }),
+    ({ client }) => use(client),
+    ({ client, state }) =>
+      Effect.promise(async () => {
+        let failure: Error | boolean = state.broken
+        if (!state.broken && cleanup !== undefined) {
+          failure = await client.query(cleanup).then(() => false, (e: unknown) => (e instanceof Error ? e : true))
+        }
+        client.off("error", state.onError)
+        client.release(failure === false ? undefined : failure)
+      })
+  )
+
+/** A byte array as pg sends bytea (a Buffer over the same memory, so a subarray keeps its offset). */
+export const bytea = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)

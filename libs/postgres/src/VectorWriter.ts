@@ -1,10 +1,11 @@
 import { Effect } from "effect"
 import type pg from "pg"
-import type { VectorBatch, VectorTarget, VectorTargetInfo, WriteResult } from "@polymath/engine"
+import type { EmbedStatus, Value, VectorBatch, VectorTarget, VectorTargetInfo } from "@polymath/engine"
 import { quoteIdent, quoteQualified } from "./Identifier.ts"
+import { ensureLedgerSchema } from "./LedgerSchema.ts"
 import { pgFailure } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
-import { runQuery } from "./PgPool.ts"
+import { bytea, runQuery } from "./PgPool.ts"
 import { firstNonFinite, vectorText } from "./VectorText.ts"
 
 /** What the database says about a vector target, looked up once per target. */
@@ -15,6 +16,8 @@ export interface ResolvedVectorTarget extends VectorTargetInfo {
   readonly keyType: string
   /** `format_type` of the vector column (`vector(384)`), the cast applied to each vector. */
   readonly vectorType: string
+  /** The target's name in `polymath_etl.embeddings`: the table as Postgres prints it, a dot, the vector column. */
+  readonly stateTarget: string
 }
 
 const VECTOR_TYPES = new Set(["vector", "halfvec"])
@@ -74,6 +77,7 @@ export const resolveVectorTarget = (pool: pg.Pool, target: VectorTarget): Effect
       table: relRow.name,
       keyType: key.type,
       vectorType: vector.type,
+      stateTarget: `${relRow.name}.${target.vector}`,
       dimensions: typmod > 0 ? typmod : null
     }
   })
@@ -82,9 +86,11 @@ const cacheKey = (target: VectorTarget): string =>
   JSON.stringify([target.table, target.key, target.vector, target.set.map((s) => s.column)])
 
 /**
- * Writes vectors by target with one UPDATE … FROM unnest(ids, vectors) per batch.
- * Target lookups are cached per writer (that is, per connector), since the key type
- * is needed for every batch and does not change during a run.
+ * The vector half of a SqlConnector. The embed state (which text and model each stored
+ * vector was made from) lives in `polymath_etl.embeddings`, keyed by target and the id
+ * rendered as text, so the user's tables gain no columns. Target lookups are cached per
+ * writer (that is, per connector): the key type is needed for every batch and does not
+ * change during a run.
  */
 export const makeVectorWriter = (pool: pg.Pool): VectorWriter => {
   const cache = new Map<string, ResolvedVectorTarget>()
@@ -100,16 +106,47 @@ export const makeVectorWriter = (pool: pg.Pool): VectorWriter => {
   const describe = (target: VectorTarget): Effect.Effect<VectorTargetInfo, PgError> =>
     Effect.map(resolve(target), (info) => ({ dimensions: info.dimensions }))
 
-  const write = (target: VectorTarget, batch: VectorBatch): Effect.Effect<WriteResult, PgError> =>
+  // Aggregated per item, since nothing makes the target's key column unique: any matching
+  // row without a vector makes the item "new", and "fresh" needs the recorded hash and model.
+  const status = (
+    target: VectorTarget,
+    model: string,
+    items: ReadonlyArray<{ readonly id: Value; readonly hash: Uint8Array }>
+  ): Effect.Effect<ReadonlyArray<EmbedStatus>, PgError> =>
+    Effect.gen(function*() {
+      if (items.length === 0) return []
+      const info = yield* resolve(target)
+      yield* ensureLedgerSchema(pool)
+      const key = quoteIdent(target.key)
+      const result = yield* runQuery(
+        pool,
+        `reading the embed state of ${targetLabel(target)}`,
+        `SELECT CASE
+                  WHEN count(t.${key}) = 0 THEN 'missing'
+                  WHEN bool_or(t.${quoteIdent(target.vector)} IS NULL) THEN 'new'
+                  WHEN bool_or(e.model = $4::text AND e.text_hash = i.hash) THEN 'fresh'
+                  ELSE 'stale'
+                END AS status
+           FROM unnest($1::${info.keyType}[], $2::bytea[]) WITH ORDINALITY AS i(id, hash, ord)
+           LEFT JOIN ${quoteQualified(target.table)} AS t ON t.${key} = i.id
+           LEFT JOIN polymath_etl.embeddings AS e ON e.target = $3::text AND e.key = i.id::text
+          GROUP BY i.ord
+          ORDER BY i.ord`,
+        [items.map((it) => it.id), items.map((it) => bytea(it.hash)), info.stateTarget, model]
+      )
+      return (result.rows as Array<{ status: EmbedStatus }>).map((r) => r.status)
+    })
+
+  const write = (target: VectorTarget, batch: VectorBatch): Effect.Effect<number, PgError> =>
     Effect.gen(function*() {
       const size = batch.ids.length
-      if (batch.vectors.length !== size) {
+      if (batch.vectors.length !== size || batch.hashes.length !== size) {
         return yield* pgFailure(
           "InvalidBatch",
-          `writing ${targetLabel(target)}: batch has ${size} ids but ${batch.vectors.length} vectors`
+          `writing ${targetLabel(target)}: batch has ${size} ids but ${batch.vectors.length} vectors and ${batch.hashes.length} hashes`
         )
       }
-      if (size === 0) return { written: 0, skipped: 0 }
+      if (size === 0) return 0
       const info = yield* resolve(target)
       const texts = new Array<string>(size)
       for (let i = 0; i < size; i++) {
@@ -123,26 +160,44 @@ export const makeVectorWriter = (pool: pg.Pool): VectorWriter => {
         }
         texts[i] = vectorText(vector)
       }
-      const vec = quoteIdent(target.vector)
-      // Constant columns are parameters $3.. so that no data value ever enters the SQL text.
-      const sets = [`${vec} = v.vec::${info.vectorType}`, ...target.set.map((s, i) => `${quoteIdent(s.column)} = $${i + 3}`)]
-      const text = `UPDATE ${quoteQualified(target.table)} AS t SET ${sets.join(", ")}
-        FROM unnest($1::${info.keyType}[], $2::text[]) AS v(id, vec)
-        WHERE t.${quoteIdent(target.key)} = v.id${target.force ? "" : ` AND t.${vec} IS NULL`}`
-      const result = yield* runQuery(pool, `writing ${targetLabel(target)}`, text, [
-        batch.ids,
-        texts,
-        ...target.set.map((s) => s.value)
-      ])
-      const written = result.rowCount ?? 0
-      return { written, skipped: size - written }
+      yield* ensureLedgerSchema(pool)
+      const key = quoteIdent(target.key)
+      // Constant columns are parameters $7.. so that no data value ever enters the SQL text.
+      const sets = [`${quoteIdent(target.vector)} = b.vec::${info.vectorType}`, ...target.set.map((s, i) => `${quoteIdent(s.column)} = $${i + 7}`)]
+      // One statement, so a vector and the record of what it was made from commit together.
+      // DISTINCT ON: a key matching several target rows returns once per row, and one
+      // INSERT ... ON CONFLICT may not touch the same state row twice.
+      const result = yield* runQuery(
+        pool,
+        `writing ${targetLabel(target)}`,
+        `WITH b AS (
+           SELECT * FROM unnest($1::${info.keyType}[], $2::text[], $3::bytea[]) AS b(id, vec, hash)
+         ), written AS (
+           UPDATE ${quoteQualified(target.table)} AS t SET ${sets.join(", ")}
+             FROM b WHERE t.${key} = b.id
+           RETURNING b.id, b.hash
+         ), state AS (
+           INSERT INTO polymath_etl.embeddings AS e (target, key, model, text_hash, run_id, embedded_at)
+           SELECT DISTINCT ON (w.id) $4::text, w.id::text, $5::text, w.hash, $6::uuid, now() FROM written AS w
+           ON CONFLICT (target, key) DO UPDATE SET
+             model = EXCLUDED.model, text_hash = EXCLUDED.text_hash, run_id = EXCLUDED.run_id, embedded_at = EXCLUDED.embedded_at
+         )
+         SELECT count(*) AS n FROM written`,
+        [batch.ids, texts, batch.hashes.map(bytea), info.stateTarget, batch.model, batch.runId, ...target.set.map((s) => s.value)]
+      )
+      return Number((result.rows[0] as { n: bigint }).n)
     })
 
-  return { describe, write }
+  return { describe, status, write }
 }
 
-/** The vector half of a SqlConnector: `describeVectorTarget` and `writeVectors`. */
+/** The vector half of a SqlConnector: `describeVectorTarget`, `embedStatus` and `writeVectors`. */
 export interface VectorWriter {
   readonly describe: (target: VectorTarget) => Effect.Effect<VectorTargetInfo, PgError>
-  readonly write: (target: VectorTarget, batch: VectorBatch) => Effect.Effect<WriteResult, PgError>
+  readonly status: (
+    target: VectorTarget,
+    model: string,
+    items: ReadonlyArray<{ readonly id: Value; readonly hash: Uint8Array }>
+  ) => Effect.Effect<ReadonlyArray<EmbedStatus>, PgError>
+  readonly write: (target: VectorTarget, batch: VectorBatch) => Effect.Effect<number, PgError>
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import type { KeysetSource, KeyTuple, Page } from "@polymath/engine"
+import type { KeysetSource, KeyTuple, Page, SourceCursor } from "@polymath/engine"
 import { makePgConnector } from "../src/PgConnector.ts"
 import { createScratchSchema, dropScratchSchema, testDsn, withAdmin } from "./support.ts"
 
@@ -21,7 +21,20 @@ beforeAll(async () => {
         SELECT timestamptz '2024-03-01 12:00:00.000+00' + make_interval(secs => i / 1000000.0), date '2024-01-01' + (i / 10), i
           FROM generate_series(1, 300) AS i;
       CREATE TABLE "${schema}".holes (id int, label text);
-      INSERT INTO "${schema}".holes VALUES (1, 'a'), (2, 'b'), (NULL, 'c');
+      INSERT INTO "${schema}".holes VALUES (1, 'a'), (2, 'b'), (NULL, 'c'), (3, NULL);
+      CREATE TABLE "${schema}".dups (id int NOT NULL, label text NOT NULL);
+      INSERT INTO "${schema}".dups VALUES (1, 'a'), (2, 'b'), (3, 'c'), (3, 'c2'), (4, 'd'), (5, 'e');
+      -- A join table: 16 roles of 7 people, keyed (wrongly) by person alone.
+      CREATE TABLE "${schema}".roles (person_id int NOT NULL, movie_id int NOT NULL, PRIMARY KEY (person_id, movie_id));
+      INSERT INTO "${schema}".roles VALUES
+        (1, 10), (2, 10), (2, 11), (3, 12), (4, 10), (4, 11), (4, 12), (4, 13),
+        (5, 14), (6, 10), (6, 15), (7, 16), (7, 17), (7, 18), (7, 19), (7, 20);
+      -- Five rows per microsecond-precise timestamp, one row without a timestamp.
+      CREATE TABLE "${schema}".ticks (id int, updated_at timestamptz, version int);
+      INSERT INTO "${schema}".ticks
+        SELECT i, timestamptz '2024-03-01 12:00:00.000001+00' + ((i - 1) / 5) * interval '1.000001 second', i / 3
+          FROM generate_series(1, 20) AS i;
+      INSERT INTO "${schema}".ticks VALUES (21, NULL, 99), (NULL, '2024-03-01 12:00:05+00', 1), (NULL, '2020-01-01 00:00:00+00', 1);
     `)
   )
 }, 180_000)
@@ -32,11 +45,20 @@ afterAll(async () => {
 
 const connector = () => makePgConnector({ name: "pages-test", dsn: testDsn() })
 
-const source = (text: string, key: ReadonlyArray<string>, pageSize: number, params: KeysetSource["statement"]["params"] = []): KeysetSource => ({
-  name: "items",
+const source = (
+  text: string,
+  key: ReadonlyArray<string>,
+  pageSize: number,
+  params: KeysetSource["statement"]["params"] = [],
+  cursor: SourceCursor | null = null,
+  name = "items"
+): KeysetSource => ({
+  name,
   statement: { text, params },
   key,
-  pageSize
+  pageSize,
+  cursor,
+  fold: null
 })
 
 const collect = <E>(pages: Stream.Stream<Page, E>) => Effect.map(Stream.runCollect(pages), (chunk) => Array.from(chunk))
@@ -80,7 +102,7 @@ describe("keyset pages", () => {
       expect(ids.length).toBe(799)
       expect(ids[0]).toBe(201)
       expect(ids).not.toContain(500)
-      expect(yield* c.count(s.statement)).toBe(899)
+      expect(yield* c.count(s)).toBe(899)
     }))
 
   it.effect("pages on a composite key in (a, b) order, and resumes inside a group", () =>
@@ -118,15 +140,82 @@ describe("keyset pages", () => {
       expect(pages).toEqual([])
     }))
 
-  it.effect("a NULL key fails without retry, naming the source and the other key values", () =>
+  it.effect("rows with a NULL key are left out of pages and reported by nullKeys", () =>
     Effect.gen(function*() {
       const c = yield* connector()
-      const single = yield* Effect.flip(collect(c.pages(source(`SELECT * FROM "${schema}".holes`, ["id"], 10), null)))
-      expect(single).toMatchObject({ _tag: "PgError", reason: "NullKey", isRetryable: false })
-      expect(single.message).toContain("source \"items\"")
-      const composite = yield* Effect.flip(collect(c.pages(source(`SELECT * FROM "${schema}".holes`, ["label", "id"], 10), null)))
-      expect(composite.message).toContain("key column \"id\"")
-      expect(composite.message).toContain("label=c")
+      const single = source(`SELECT * FROM "${schema}".holes`, ["id"], 2)
+      const pages = yield* collect(c.pages(single, null))
+      expect(pages.flatMap((p) => p.rows)).toEqual([{ id: 1n, label: "a" }, { id: 2n, label: "b" }, { id: 3n, label: null }])
+      expect(yield* c.count(single)).toBe(3)
+      expect(yield* c.nullKeys(single, 10)).toEqual({ count: 1, rows: [{ id: null, label: "c" }] })
+      expect(yield* c.nullKeys(single, 0)).toEqual({ count: 1, rows: [] })
+      // A NULL in any key column counts.
+      const composite = source(`SELECT * FROM "${schema}".holes`, ["label", "id"], 10)
+      expect((yield* collect(c.pages(composite, null))).flatMap((p) => p.rows.map((r) => r["label"]))).toEqual(["a", "b"])
+      const missing = yield* c.nullKeys(composite, 1)
+      expect(missing.count).toBe(2)
+      expect(missing.rows.length).toBe(1)
+      expect(yield* c.nullKeys(source(`SELECT * FROM "${schema}".items`, ["id"], 10), 10)).toEqual({ count: 0, rows: [] })
+    }))
+
+  it.effect("a duplicate key within a page fails without retry, naming the source and the key", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const e = yield* Effect.flip(collect(c.pages(source(`SELECT * FROM "${schema}".dups`, ["id"], 10, [], null, "dups"), null)))
+      expect(e).toMatchObject({ _tag: "PgError", reason: "DuplicateKey", isRetryable: false })
+      expect(e.message).toBe(
+        "source \"dups\": key (id) is not unique: id=3 occurs more than once; keyset paging would skip rows. " +
+          "Declare a key that identifies one row (e.g. add columns to key) or make the query return one row per key"
+      )
+    }))
+
+  it.effect("a duplicate key exactly at a page boundary fails too, after the pages before it", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const dups = source(`SELECT * FROM "${schema}".dups`, ["id"], 3, [], null, "dups")
+      // The first page ends on one of the two 3s; the next read starts at 3 and finds the other.
+      const first = yield* collect(Stream.take(c.pages(dups, null), 1))
+      expect(first[0]?.lastKey).toEqual(["3"])
+      const e = yield* Effect.flip(collect(c.pages(dups, null)))
+      expect(e).toMatchObject({ reason: "DuplicateKey", isRetryable: false })
+      expect(e.message).toContain("source \"dups\": key (id) is not unique: id=3 occurs more than once")
+      // Resuming from that checkpoint finds it the same way.
+      const resumed = yield* Effect.flip(collect(c.pages(dups, ["3"])))
+      expect(resumed.reason).toBe("DuplicateKey")
+      // A key that identifies one row reads all six.
+      const fixed = yield* collect(c.pages(source(`SELECT * FROM "${schema}".dups`, ["id", "label"], 3, [], null, "dups"), null))
+      expect(fixed.flatMap((p) => p.rows.map((r) => r["label"]))).toEqual(["a", "b", "c", "c2", "d", "e"])
+    }))
+
+  it.effect("a join table keyed by a non-unique column never loses rows silently: the read fails", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      for (const pageSize of [1, 2, 3, 5, 16]) {
+        const roles = source(`SELECT * FROM "${schema}".roles`, ["person_id"], pageSize, [], null, "roles")
+        const e = yield* Effect.flip(collect(c.pages(roles, null)))
+        expect(e.reason).toBe("DuplicateKey")
+        expect(e.message).toContain("source \"roles\": key (person_id) is not unique: person_id=2 occurs more than once")
+      }
+      const whole = source(`SELECT * FROM "${schema}".roles`, ["person_id", "movie_id"], 2, [], null, "roles")
+      const rows = (yield* collect(c.pages(whole, null))).flatMap((p) => p.rows)
+      expect(rows.length).toBe(16)
+    }))
+
+  it.effect("duplicateKeys lists repeated key values with their counts, in key order", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const roles = source(`SELECT * FROM "${schema}".roles`, ["person_id"], 2, [], null, "roles")
+      expect(yield* c.duplicateKeys(roles, 10)).toEqual([
+        { key: ["2"], count: 2 },
+        { key: ["4"], count: 4 },
+        { key: ["6"], count: 2 },
+        { key: ["7"], count: 5 }
+      ])
+      expect(yield* c.duplicateKeys(roles, 2)).toEqual([{ key: ["2"], count: 2 }, { key: ["4"], count: 4 }])
+      expect(yield* c.duplicateKeys({ ...roles, key: ["person_id", "movie_id"] }, 10)).toEqual([])
+      // Date/time keys are rendered like checkpoints.
+      const days = yield* c.duplicateKeys(source(`SELECT day FROM "${schema}".events`, ["day"], 10), 1)
+      expect(days).toEqual([{ key: ["2024-01-01"], count: 9 }])
     }))
 
   it.effect("a key column the statement does not return is a clear error", () =>
@@ -139,6 +228,16 @@ describe("keyset pages", () => {
       expect(bad.reason).toBe("InvalidCheckpoint")
     }))
 
+  it.effect("a folded source is refused rather than read unfolded", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const fold = { identity: ["person_id"], columns: [{ column: "movie_id", rule: "max" }], sourceKey: ["person_id", "movie_id"] }
+      const folded = { ...source(`SELECT * FROM "${schema}".roles`, ["person_id"], 2, [], null, "roles"), fold } as KeysetSource
+      const e = yield* Effect.flip(collect(c.pages(folded, null)))
+      expect(e).toMatchObject({ reason: "UnsupportedSource", isRetryable: false })
+      expect((yield* Effect.flip(c.count(folded))).reason).toBe("UnsupportedSource")
+    }))
+
   it.effect("taking the first page reads only one page", () =>
     Effect.gen(function*() {
       const c = yield* connector()
@@ -147,12 +246,101 @@ describe("keyset pages", () => {
       expect(first[0]?.lastKey).toEqual(["10"])
     }))
 
+  it.effect("resuming from any page's checkpoint yields every remaining row exactly once", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const s = source(`SELECT id FROM "${schema}".items WHERE id % 7 <> 0`, ["id"], 50)
+      const all = (yield* collect(c.pages(s, null))).flatMap((p) => p.rows.map((r) => r["id"]))
+      expect(all.length).toBe(858)
+      const pages = yield* collect(c.pages(s, null))
+      for (const p of pages.slice(0, 5)) {
+        const rest = (yield* collect(c.pages(s, p.lastKey))).flatMap((q) => q.rows.map((r) => r["id"]))
+        const at = all.findIndex((id) => String(id) === p.lastKey[0])
+        expect(rest).toEqual(all.slice(at + 1))
+      }
+      // A checkpoint whose row has gone since (7 is filtered out) resumes right after it.
+      const after7 = (yield* collect(c.pages(s, ["7"]))).flatMap((p) => p.rows.map((r) => r["id"]))
+      expect(after7).toEqual(all.slice(all.indexOf(8n)))
+      expect(yield* collect(c.pages(s, ["1000"]))).toEqual([])
+    }))
+
+  it.effect("a timestamptz cursor reads rows at or past `from`; cursorMax round-trips exactly", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const text = `SELECT * FROM "${schema}".ticks`
+      const all = source(text, ["id"], 4, [], { column: "updated_at", from: null }, "ticks")
+      // from null: every row with a key and a cursor value.
+      const ids = (yield* collect(c.pages(all, null))).flatMap((p) => p.rows.map((r) => Number(r["id"])))
+      expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+      expect(yield* c.count(all)).toBe(20)
+      // The NULL-cursor row and the NULL-key rows are reported, not read.
+      const skipped = yield* c.nullKeys(all, 10)
+      expect(skipped.count).toBe(3)
+      expect(skipped.rows.map((r) => r["id"])).toEqual([21n, null, null])
+
+      const max = yield* c.cursorMax(all)
+      expect(max).toMatch(/^2024-03-01 1\d:00:03\.000004/)
+      const latest = source(text, ["id"], 2, [], { column: "updated_at", from: max }, "ticks")
+      const rows = (yield* collect(c.pages(latest, null))).flatMap((p) => p.rows)
+      expect(rows.map((r) => Number(r["id"]))).toEqual([16, 17, 18, 19, 20])
+      expect(yield* c.count(latest)).toBe(5)
+      expect(yield* c.cursorMax(latest)).toBe(max)
+      // Past `from`, only the NULL cursor and the newer NULL key count.
+      const late = yield* c.nullKeys(latest, 10)
+      expect(late.count).toBe(2)
+      expect(late.rows.map((r) => r["id"])).toEqual([21n, null])
+      // Nothing at or past a later bound: no rows, no max.
+      const none = source(text, ["id"], 2, [], { column: "updated_at", from: "2030-01-01 00:00:00+00" }, "ticks")
+      expect(yield* collect(c.pages(none, null))).toEqual([])
+      expect(yield* c.cursorMax(none)).toBeNull()
+    }))
+
+  it.effect("an integer cursor, with the statement's own parameters", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const s = source(`SELECT * FROM "${schema}".ticks WHERE id <= $1`, ["id"], 3, [19], { column: "version", from: "5" }, "ticks")
+      const ids = (yield* collect(c.pages(s, null))).flatMap((p) => p.rows.map((r) => Number(r["id"])))
+      expect(ids).toEqual([15, 16, 17, 18, 19])
+      expect(yield* c.cursorMax(s)).toBe("6")
+      expect(yield* c.count(s)).toBe(5)
+      const resumed = (yield* collect(c.pages(s, ["16"]))).flatMap((p) => p.rows.map((r) => Number(r["id"])))
+      expect(resumed).toEqual([17, 18, 19])
+      const missing = yield* Effect.flip(c.count({ ...s, cursor: { column: "changed_at", from: null } }))
+      expect(missing).toMatchObject({ reason: "UndefinedColumn", isRetryable: false })
+      expect(missing.message).toContain("cursor column \"changed_at\"")
+    }))
+
+  it.effect("describe reports the statement's columns without reading rows", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const d = yield* c.describe({ text: `SELECT id, name AS label, $1::int AS n FROM "${schema}".items;`, params: [7] })
+      expect(d).toEqual({ columns: ["id", "label", "n"] })
+      const e = yield* Effect.flip(c.describe({ text: `SELECT * FROM "${schema}".nope`, params: [] }))
+      expect(e.reason).toBe("UndefinedTable")
+    }))
+
   it.effect("count and query", () =>
     Effect.gen(function*() {
       const c = yield* connector()
-      expect(yield* c.count({ text: `SELECT * FROM "${schema}".items`, params: [] })).toBe(1000)
-      expect(yield* c.count({ text: `SELECT * FROM "${schema}".pairs WHERE a = $1`, params: [0] })).toBe(27)
+      expect(yield* c.count(source(`SELECT * FROM "${schema}".items`, ["id"], 10))).toBe(1000)
+      expect(yield* c.count(source(`SELECT * FROM "${schema}".pairs WHERE a = $1`, ["a", "b"], 10, [0]))).toBe(27)
       const rows = yield* c.query({ text: `SELECT id, name FROM "${schema}".items WHERE id = ANY($1::bigint[]) ORDER BY id`, params: [[1n, 2n]] })
       expect(rows).toEqual([{ id: 1n, name: "item 1" }, { id: 2n, name: "item 2" }])
+    }))
+
+  it.effect("query runs read-only: a writing statement fails with ReadOnly and changes nothing", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const e = yield* Effect.flip(c.query({ text: `WITH d AS (DELETE FROM "${schema}".items RETURNING 1) SELECT count(*) FROM d`, params: [] }))
+      expect(e).toMatchObject({ _tag: "PgError", reason: "ReadOnly", isRetryable: false, sqlState: "25006" })
+      expect(e.message).toMatch(
+        /^querying connection "pages-test": the statement tried to write \(cannot execute \w+ in a read-only transaction\); verification checks must only read$/
+      )
+      const plain = yield* Effect.flip(c.query({ text: `DELETE FROM "${schema}".items WHERE id = $1`, params: [1n] }))
+      expect(plain.reason).toBe("ReadOnly")
+      // A second statement cannot end the read-only transaction either.
+      const smuggled = yield* Effect.flip(c.query({ text: `SELECT 1; COMMIT; DELETE FROM "${schema}".items`, params: [] }))
+      expect(smuggled.reason).toBe("SyntaxError")
+      expect(yield* c.query({ text: `SELECT count(*) AS n FROM "${schema}".items`, params: [] })).toEqual([{ n: 1000n }])
     }))
 })

@@ -32,6 +32,7 @@ describe("PgError classification", () => {
     ["22P02", "DataError"],
     ["23505", "ConstraintViolation"],
     ["28P01", "AuthenticationFailed"],
+    ["25006", "ReadOnly"],
     ["XX000", "QueryFailed"]
   ])("SQLSTATE %s is not retryable (%s)", (code, reason) => {
     const e = toPgError(sqlError(code, "server says no"), "doing x")
