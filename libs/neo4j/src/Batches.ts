@@ -1,22 +1,26 @@
 /**
  * Turns a batch of source rows into statement parameters: column values mapped to
- * property names, node rows grouped by their `labelFrom` label, relationship rows
- * deduplicated per (start, end) with each property's `combine` rule.
+ * property names, node rows grouped by their `labelFrom` label, and rows that cannot
+ * be written (null identity values, invalid labels) set aside with their reason.
  */
-import type { Combine, LabelFromColumn, NodeWrite, PropertyMapping, RelationshipWrite, Row, Value } from "@polymath/engine"
+import type { EndpointRef, LabelFromColumn, NodeWrite, PropertyMapping, Rejection, RelationshipWrite, Row, Value } from "@polymath/engine"
 import { isIdentifier } from "./Cypher.ts"
-import { invalidInput } from "./Neo4jError.ts"
 
-const show = (v: Value | undefined): string => {
-  if (v === undefined || v === null) return "null"
-  if (typeof v === "bigint") return v.toString()
-  if (v instanceof Date) return v.toISOString()
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x))
+const maxShown = 120
+
+/** Renders a value for a message, bounded in length. */
+export const showValue = (v: Value | undefined): string => {
+  let text: string
+  if (v === undefined || v === null) text = "null"
+  else if (typeof v === "bigint") text = v.toString()
+  else if (v instanceof Date) text = v.toISOString()
+  else text = JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x))
+  return text.length > maxShown ? `${text.slice(0, maxShown)}…` : text
 }
 
 /** Renders a row's key for messages: `doi="10.1/x", year=2019`. */
 export const describeKey = (row: Row, key: ReadonlyArray<PropertyMapping>): string =>
-  key.map((k) => `${k.property}=${show(row[k.column])}`).join(", ")
+  key.map((k) => `${k.property}=${showValue(row[k.column])}`).join(", ")
 
 const pick = (row: Row, mappings: ReadonlyArray<PropertyMapping>): Record<string, Value> => {
   const out: Record<string, Value> = {}
@@ -32,100 +36,106 @@ const capitalise = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1)
  */
 export const labelForValue = (value: Value | undefined, from: LabelFromColumn): string | null => {
   if (value === undefined || value === null) return null
-  const text = typeof value === "string" ? value : show(value)
+  const text = typeof value === "string" ? value : showValue(value)
   return from.map?.[text] ?? capitalise(text)
 }
 
-/** Node rows that share one extra label, as parameter maps keyed by property name. */
-export interface NodeGroup {
-  readonly extraLabel: string | null
-  readonly rows: ReadonlyArray<Record<string, Value>>
+// The first mapping whose column is null in the row, with what it stands for.
+const nullColumn = (row: Row, mappings: ReadonlyArray<PropertyMapping>, role: (property: string) => string): string | null => {
+  for (const m of mappings) {
+    const v = row[m.column]
+    if (v === undefined || v === null) return `column ${m.column} is null (${role(m.property)})`
+  }
+  return null
 }
 
-/**
- * Groups a node batch by extra label, in first-seen order. Throws a non-retryable Neo4jError
- * naming the row's key when a key value is null or the label is not a valid identifier.
- */
-export const prepareNodeBatch = (write: NodeWrite, rows: ReadonlyArray<Row>): ReadonlyArray<NodeGroup> => {
-  const groups = new Map<string | null, Array<Record<string, Value>>>()
-  for (const row of rows) {
-    for (const k of write.key) {
-      const v = row[k.column]
-      if (v === undefined || v === null) {
-        throw invalidInput("NullKey", `node ${write.label} row (${describeKey(row, write.key)}) has a null key property ${k.property} (column ${k.column})`)
-      }
+/** One node row as parameters: its index in the batch, key values and other properties. */
+export interface NodeRowParams {
+  readonly i: number
+  readonly k: Readonly<Record<string, Value>>
+  readonly p: Readonly<Record<string, Value>>
+}
+
+/** Node rows that share one extra label. */
+export interface NodeGroup {
+  readonly extraLabel: string | null
+  readonly rows: ReadonlyArray<NodeRowParams>
+}
+
+/** A node batch ready to send: label groups in first-seen order, and the rows that cannot be written. */
+export interface PreparedNodes {
+  readonly groups: ReadonlyArray<NodeGroup>
+  readonly rejected: ReadonlyArray<Rejection>
+  /** How many rows are in `groups`. */
+  readonly valid: number
+}
+
+/** Groups a node batch by extra label, rejecting rows with a null key value or an invalid label. */
+export const prepareNodeBatch = (write: NodeWrite, rows: ReadonlyArray<Row>): PreparedNodes => {
+  const groups = new Map<string | null, Array<NodeRowParams>>()
+  const rejected: Array<Rejection> = []
+  let valid = 0
+  rows.forEach((row, i) => {
+    const nullKey = nullColumn(row, write.key, (p) => `key ${p} of ${write.label}`)
+    if (nullKey !== null) {
+      rejected.push({ index: i, reason: nullKey })
+      return
     }
     let extraLabel: string | null = null
     if (write.labelFrom !== null) {
       extraLabel = labelForValue(row[write.labelFrom.column], write.labelFrom)
       if (extraLabel !== null && !isIdentifier(extraLabel)) {
-        throw invalidInput(
-          "InvalidLabel",
-          `node ${write.label} row (${describeKey(row, write.key)}): column ${write.labelFrom.column} value ${show(row[write.labelFrom.column])} gives label ${JSON.stringify(extraLabel)}, which is not a valid identifier`
-        )
+        rejected.push({
+          index: i,
+          reason: `column ${write.labelFrom.column} value ${showValue(row[write.labelFrom.column])} gives label ${JSON.stringify(extraLabel)}, which is not a valid label`
+        })
+        return
       }
     }
-    const params = { ...pick(row, write.properties), ...pick(row, write.key) }
+    const params = { i, k: pick(row, write.key), p: pick(row, write.properties) }
+    valid += 1
     const group = groups.get(extraLabel)
     if (group === undefined) groups.set(extraLabel, [params])
     else group.push(params)
-  }
-  return Array.from(groups, ([extraLabel, groupRows]) => ({ extraLabel, rows: groupRows }))
+  })
+  return { groups: Array.from(groups, ([extraLabel, groupRows]) => ({ extraLabel, rows: groupRows })), rejected, valid }
 }
 
-/**
- * Orders two values the way Cypher's `>=` does for like types; null when they are not
- * comparable (mixed types), in which case Cypher's CASE falls through to the row's value.
- */
-export const compareValues = (a: Value, b: Value): number | null => {
-  const numeric = (x: Value): x is number | bigint => typeof x === "number" || typeof x === "bigint"
-  if (numeric(a) && numeric(b)) return a < b ? -1 : a > b ? 1 : 0
-  if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0
-  if (typeof a === "boolean" && typeof b === "boolean") return Number(a) - Number(b)
-  if (a instanceof Date && b instanceof Date) return Math.sign(a.getTime() - b.getTime())
-  return null
-}
-
-/** Applies one combine rule to a stored and an incoming value, mirroring the Cypher CASE. */
-export const combineValues = (combine: Combine, stored: Value, incoming: Value): Value => {
-  if (combine === "last") return incoming
-  if (stored === null) return incoming
-  if (incoming === null) return stored
-  const order = compareValues(stored, incoming)
-  if (order === null) return incoming
-  return (combine === "max" ? order >= 0 : order <= 0) ? stored : incoming
-}
-
-/** One relationship to MERGE, standing for `count` source rows with the same endpoints. */
-export interface RelationshipEntry {
+/** One relationship row as parameters: index, start key, end key, identity properties, other properties. */
+export interface RelationshipRowParams {
+  readonly i: number
   readonly s: Readonly<Record<string, Value>>
   readonly e: Readonly<Record<string, Value>>
+  readonly k: Readonly<Record<string, Value>>
   readonly p: Readonly<Record<string, Value>>
-  /** The first source row, for missing-endpoint samples. */
-  readonly source: Row
-  readonly count: number
 }
 
-const identityOf = (s: Readonly<Record<string, Value>>, e: Readonly<Record<string, Value>>): string =>
-  JSON.stringify([s, e], (_k, x: unknown) => (typeof x === "bigint" ? `${x.toString()}n` : x))
-
-/** Deduplicates a relationship batch per (start key, end key), combining properties in row order. */
-export const prepareRelationshipBatch = (write: RelationshipWrite, rows: ReadonlyArray<Row>): ReadonlyArray<RelationshipEntry> => {
-  const entries = new Map<string, { s: Record<string, Value>; e: Record<string, Value>; p: Record<string, Value>; source: Row; count: number }>()
-  for (const row of rows) {
-    const s = pick(row, write.start.key)
-    const e = pick(row, write.end.key)
-    const p = pick(row, write.properties)
-    const id = identityOf(s, e)
-    const existing = entries.get(id)
-    if (existing === undefined) {
-      entries.set(id, { s, e, p, source: row, count: 1 })
-      continue
-    }
-    existing.count += 1
-    for (const prop of write.properties) {
-      existing.p[prop.property] = combineValues(prop.combine, existing.p[prop.property] ?? null, p[prop.property] ?? null)
-    }
-  }
-  return Array.from(entries.values())
+/** A relationship batch ready to send, and the rows that cannot be written. */
+export interface PreparedRelationships {
+  readonly rows: ReadonlyArray<RelationshipRowParams>
+  readonly rejected: ReadonlyArray<Rejection>
 }
+
+/** Maps a relationship batch to parameters, rejecting rows with a null endpoint key or identity value. */
+export const prepareRelationshipBatch = (write: RelationshipWrite, rows: ReadonlyArray<Row>): PreparedRelationships => {
+  const out: Array<RelationshipRowParams> = []
+  const rejected: Array<Rejection> = []
+  rows.forEach((row, i) => {
+    const reason = nullColumn(row, write.start.key, (p) => `start key ${p} of ${write.type}`) ??
+      nullColumn(row, write.end.key, (p) => `end key ${p} of ${write.type}`) ??
+      nullColumn(row, write.key, (p) => `identity property ${p} of ${write.type}`)
+    if (reason !== null) rejected.push({ index: i, reason })
+    else out.push({ i, s: pick(row, write.start.key), e: pick(row, write.end.key), k: pick(row, write.key), p: pick(row, write.properties) })
+  })
+  return { rows: out, rejected }
+}
+
+const missingNode = (endpoint: EndpointRef, row: Row, end: "start" | "end", type: string): string =>
+  `no ${endpoint.label} node with ${describeKey(row, endpoint.key)} (${end} of ${type})`
+
+/** Why a relationship row found no endpoint: `no Concept node with name="x", type="method" (end of MENTIONS)`. */
+export const missingEndpointReason = (write: RelationshipWrite, row: Row, hasStart: boolean, hasEnd: boolean): string =>
+  [
+    ...(hasStart ? [] : [missingNode(write.start, row, "start", write.type)]),
+    ...(hasEnd ? [] : [missingNode(write.end, row, "end", write.type)])
+  ].join("; ")

@@ -1,7 +1,7 @@
-import { Effect, Redacted } from "effect"
+import { Effect, Redacted, Stream } from "effect"
 import type { Scope } from "effect"
 import neo4j from "neo4j-driver"
-import type { Driver, ManagedTransaction, SessionMode } from "neo4j-driver"
+import type { Driver, ManagedTransaction, Record as Neo4jRecord, Result, SessionMode } from "neo4j-driver"
 import { fromDriverError, Neo4jError } from "./Neo4jError.ts"
 
 /** Where and how to connect. */
@@ -20,6 +20,17 @@ export interface Neo4jDriver {
   readonly write: <A>(context: string, work: (tx: ManagedTransaction) => Promise<A>) => Effect.Effect<A, Neo4jError>
   /** Runs `work` in one managed read transaction. */
   readonly read: <A>(context: string, work: (tx: ManagedTransaction) => Promise<A>) => Effect.Effect<A, Neo4jError>
+  /**
+   * Streams the records of one read statement, mapped by `f`, in arrays of up to `chunkSize`.
+   * Records are pulled as the stream is consumed; the session lives as long as the stream.
+   */
+  readonly stream: <A>(
+    context: string,
+    cypher: string,
+    params: Readonly<Record<string, unknown>>,
+    f: (record: Neo4jRecord) => A,
+    chunkSize: number
+  ) => Stream.Stream<ReadonlyArray<A>, Neo4jError>
   /** Runs one statement outside an explicit transaction (schema commands). */
   readonly run: (context: string, cypher: string, params?: Readonly<Record<string, unknown>>) => Effect.Effect<void, Neo4jError>
   /** Maps a thrown value to a Neo4jError with the password masked. */
@@ -68,9 +79,10 @@ const makeHandle = (
   database: string | null,
   toError: (cause: unknown, context: string) => Neo4jError
 ): Neo4jDriver => {
+  const open = (mode: SessionMode) => driver.session(database === null ? { defaultAccessMode: mode } : { defaultAccessMode: mode, database })
   const withSession = <A>(mode: SessionMode, context: string, use: (session: ReturnType<Driver["session"]>) => Promise<A>) =>
     Effect.acquireUseRelease(
-      Effect.sync(() => driver.session(database === null ? { defaultAccessMode: mode } : { defaultAccessMode: mode, database })),
+      Effect.sync(() => open(mode)),
       (session) => Effect.tryPromise({ try: () => use(session), catch: (cause) => toError(cause, context) }),
       (session) => Effect.promise(() => session.close().catch(() => undefined))
     )
@@ -79,12 +91,32 @@ const makeHandle = (
     database,
     write: (context, work) => withSession(neo4j.session.WRITE, context, (session) => session.executeWrite(work)),
     read: (context, work) => withSession(neo4j.session.READ, context, (session) => session.executeRead(work)),
+    stream: (context, cypher, params, f, chunkSize) =>
+      Stream.unwrap(
+        Effect.map(
+          Effect.acquireRelease(Effect.sync(() => open(neo4j.session.READ)), (session) => Effect.promise(() => session.close().catch(() => undefined))),
+          (session) => Stream.fromAsyncIterable(chunked(session.run(cypher, params), f, chunkSize), (cause) => toError(cause, context))
+        )
+      ),
     run: (context, cypher, params) =>
       withSession(neo4j.session.WRITE, context, async (session) => {
         await session.run(cypher, params ?? {})
       }),
     toError
   }
+}
+
+// One stream element per chunk rather than per record keeps the per-element overhead off large scans.
+async function* chunked<A>(result: Result, f: (record: Neo4jRecord) => A, size: number): AsyncGenerator<ReadonlyArray<A>> {
+  let chunk: Array<A> = []
+  for await (const record of result) {
+    chunk.push(f(record))
+    if (chunk.length >= size) {
+      yield chunk
+      chunk = []
+    }
+  }
+  if (chunk.length > 0) yield chunk
 }
 
 // A URI may carry credentials (`neo4j://user:pw@host`); messages show only scheme, host and port.

@@ -42,6 +42,19 @@ const fromProperties = (props: Readonly<Record<string, unknown>>): { readonly [k
 }
 
 /**
+ * A driver value as a source row would carry it, so that identities read back from the graph
+ * hash like the rows they were written from: Integers become numbers when safe (else bigint),
+ * DateTime / Date / LocalDateTime the JS Date of the same instant, lists element-wise.
+ */
+export const identityValueFromDriver = (value: unknown): Value => {
+  if (neo4j.isDateTime(value as never) || neo4j.isDate(value as never) || neo4j.isLocalDateTime(value as never)) {
+    return (value as { readonly toStandardDate: () => Date }).toStandardDate()
+  }
+  if (Array.isArray(value)) return value.map(identityValueFromDriver)
+  return fromDriverValue(value)
+}
+
+/**
  * A driver result value as an engine value: Integers become numbers when safe (else bigint),
  * temporals ISO strings, nodes and relationships their property maps, paths their nodes' maps.
  */

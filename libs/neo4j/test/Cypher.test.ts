@@ -1,17 +1,25 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeWrite, RelationshipWrite } from "@polymath/engine"
 import {
-  combineValues,
   constraintName,
+  databaseInfoStatement,
   isIdentifier,
   labelForValue,
+  missingEndpointReason,
   missingEndpointsStatement,
   Neo4jError,
+  nodeCountStatement,
   nodeMergeStatement,
+  nodeScanStatement,
+  nodeUnscopeStatement,
+  orphanDeleteStatement,
   prepareNodeBatch,
   prepareRelationshipBatch,
   quote,
+  relationshipCountStatement,
   relationshipMergeStatement,
+  relationshipScanStatement,
+  relationshipUnscopeStatement,
   uniqueConstraintStatement
 } from "../src/index.ts"
 
@@ -22,6 +30,13 @@ const thrown = (f: () => unknown): unknown => {
     return e
   }
   throw new Error("expected a throw")
+}
+
+const mentions = {
+  type: "MENTIONS",
+  start: { label: "Passage", key: ["id"] },
+  end: { label: "Concept", key: ["name", "type"] },
+  key: ["extractor_version"]
 }
 
 describe("identifiers", () => {
@@ -41,45 +56,124 @@ describe("identifiers", () => {
     }
   })
 
-  it("refuses to build a statement with an injected label", () => {
-    expect(() =>
-      nodeMergeStatement({ label: "Paper`) DETACH DELETE n //", key: ["doi"], properties: [], extraLabel: null, lineageExtra: [] })
-    ).toThrow(/invalid label/)
-    expect(() =>
-      nodeMergeStatement({ label: "Paper", key: ["doi"], properties: ["ti tle"], extraLabel: null, lineageExtra: [] })
-    ).toThrow(/invalid property/)
+  it("refuses to build any statement with an invalid label, type or property", () => {
+    const node = { label: "Paper", key: ["doi"], properties: ["title"], extraLabel: null, scopeProperty: "versions" }
+    expect(() => nodeMergeStatement({ ...node, label: "Paper`) DETACH DELETE n //" })).toThrow(/invalid label/)
+    expect(() => nodeMergeStatement({ ...node, properties: ["ti tle"] })).toThrow(/invalid property/)
+    expect(() => nodeMergeStatement({ ...node, extraLabel: "A b" })).toThrow(/invalid label/)
+    expect(() => nodeMergeStatement({ ...node, scopeProperty: "a.b" })).toThrow(/invalid scope property/)
+    const rel = { ...mentions, properties: ["score"], scopeProperty: "versions" }
+    expect(() => relationshipMergeStatement({ ...rel, type: "MENTIONS]->() DELETE r //" })).toThrow(/invalid relationship type/)
+    expect(() => relationshipMergeStatement({ ...rel, key: ["bad key"] })).toThrow(/invalid property/)
+    expect(() => relationshipMergeStatement({ ...rel, end: { label: "Concept", key: [] } })).toThrow(/no key properties/)
+    expect(() => nodeScanStatement({ label: "X y", key: ["id"] }, "versions")).toThrow(/invalid label/)
+    expect(() => relationshipUnscopeStatement({ ...mentions, start: { label: "Passage", key: ["i d"] } }, "versions")).toThrow(/invalid key property/)
+    expect(() => orphanDeleteStatement({ label: "Paper" }, "ver sions")).toThrow(/invalid scope property/)
+  })
+
+  it("refuses a mapping that would overwrite the scope set or the stamp", () => {
+    const node = { label: "Paper", key: ["doi"], extraLabel: null, scopeProperty: "versions" }
+    for (const reserved of ["versions", "run_id", "synced_at"]) {
+      const e = thrown(() => nodeMergeStatement({ ...node, properties: [reserved] }))
+      expect((e as Neo4jError).reason).toBe("InvalidWrite")
+    }
+    expect(() => relationshipMergeStatement({ ...mentions, properties: [], key: ["versions"], scopeProperty: "versions" })).toThrow(/reserved/)
   })
 })
 
 describe("statements", () => {
-  it("builds a node MERGE on the key with SETs and lineage", () => {
-    const text = nodeMergeStatement({ label: "Paper", key: ["doi"], properties: ["doi", "title", "year"], extraLabel: "Method", lineageExtra: ["extractor_version"] })
+  it("builds a node MERGE that writes only changed nodes, adding the scope under the node's lock", () => {
+    const text = nodeMergeStatement({ label: "Paper", key: ["doi"], properties: ["doi", "title", "year"], extraLabel: "Method", scopeProperty: "versions" })
     expect(text).toBe([
       "UNWIND $rows AS row",
-      "MERGE (n:`Paper` {`doi`: row.`doi`})",
-      "SET n.`title` = row.`title`, n.`year` = row.`year`, n.`synced_at` = datetime(), n.`run_id` = $lineage.runId, n.`pipeline` = $lineage.pipeline, n.`extractor_version` = $lineage.extra.`extractor_version`",
-      "SET n:`Method`"
+      "MERGE (n:`Paper` {`doi`: row.k.`doi`})",
+      "WITH n, row, NOT ($scope IN coalesce(n.`versions`, [])) OR NOT n:`Method`" +
+      " OR NOT coalesce(n.`title` = row.p.`title`, n.`title` IS NULL AND row.p.`title` IS NULL)" +
+      " OR NOT coalesce(n.`year` = row.p.`year`, n.`year` IS NULL AND row.p.`year` IS NULL) AS changed",
+      "FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END | SET n.`title` = row.p.`title`, n.`year` = row.p.`year`," +
+      " n.`versions` = CASE WHEN $scope IN coalesce(n.`versions`, []) THEN n.`versions` ELSE coalesce(n.`versions`, []) + $scope END," +
+      " n.`run_id` = $runId, n.`synced_at` = datetime(), n:`Method`)",
+      "RETURN count(DISTINCT CASE WHEN changed THEN row.i END) AS changed"
+    ].join("\n"))
+    const plain = nodeMergeStatement({ label: "Paper", key: ["doi"], properties: [], extraLabel: null, scopeProperty: "versions" })
+    expect(plain).not.toContain("NOT n:")
+    expect(plain).toContain("WITH n, row, NOT ($scope IN coalesce(n.`versions`, [])) AS changed")
+  })
+
+  it("builds a relationship MERGE between matched endpoints on the identity properties", () => {
+    const text = relationshipMergeStatement({ ...mentions, properties: ["score"], scopeProperty: "versions" })
+    expect(text).toBe([
+      "UNWIND $rows AS row",
+      "MATCH (a:`Passage` {`id`: row.s.`id`})",
+      "MATCH (b:`Concept` {`name`: row.e.`name`, `type`: row.e.`type`})",
+      "MERGE (a)-[r:`MENTIONS` {`extractor_version`: row.k.`extractor_version`}]->(b)",
+      "WITH r, row, NOT ($scope IN coalesce(r.`versions`, [])) OR NOT coalesce(r.`score` = row.p.`score`, r.`score` IS NULL AND row.p.`score` IS NULL) AS changed",
+      "FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END | SET r.`score` = row.p.`score`," +
+      " r.`versions` = CASE WHEN $scope IN coalesce(r.`versions`, []) THEN r.`versions` ELSE coalesce(r.`versions`, []) + $scope END," +
+      " r.`run_id` = $runId, r.`synced_at` = datetime())",
+      "RETURN count(DISTINCT row.i) AS matched, count(DISTINCT CASE WHEN changed THEN row.i END) AS changed"
+    ].join("\n"))
+    expect(relationshipMergeStatement({ ...mentions, key: [], properties: [], scopeProperty: "versions" })).toContain("MERGE (a)-[r:`MENTIONS`]->(b)")
+    expect(missingEndpointsStatement(mentions)).toBe([
+      "UNWIND $rows AS row",
+      "WITH row, EXISTS { MATCH (a:`Passage` {`id`: row.s.`id`}) } AS hasStart, EXISTS { MATCH (b:`Concept` {`name`: row.e.`name`, `type`: row.e.`type`}) } AS hasEnd",
+      "WHERE NOT (hasStart AND hasEnd)",
+      "RETURN row.i AS i, hasStart, hasEnd ORDER BY i"
     ].join("\n"))
   })
 
-  it("builds a relationship MERGE whose max/min keep the best value of the same run", () => {
-    const text = relationshipMergeStatement({
-      type: "CITES",
-      start: { label: "Paper", key: ["doi"] },
-      end: { label: "Paper", key: ["doi"] },
-      properties: [{ property: "w", combine: "max" }, { property: "v", combine: "min" }, { property: "note", combine: "last" }],
-      lineageExtra: []
-    })
-    expect(text).toContain("MATCH (a:`Paper` {`doi`: row.s.`doi`})")
-    expect(text).toContain("MATCH (b:`Paper` {`doi`: row.e.`doi`})")
-    expect(text).toContain("MERGE (a)-[r:`CITES`]->(b)")
-    expect(text).toContain("r.`w` = CASE WHEN sameRun AND r.`w` IS NOT NULL AND (row.p.`w` IS NULL OR r.`w` >= row.p.`w`) THEN r.`w` ELSE row.p.`w` END")
-    expect(text).toContain("r.`v` <= row.p.`v`")
-    expect(text).toContain("r.`note` = row.p.`note`")
-    expect(text).toContain("RETURN count(DISTINCT row.i) AS matched")
-    expect(missingEndpointsStatement({ start: { label: "Paper", key: ["doi"] }, end: { label: "Author", key: ["orcid"] } })).toContain(
-      "NOT EXISTS { MATCH (b:`Author` {`orcid`: row.e.`orcid`}) }"
+  it("builds scans and counts that return identities in key order", () => {
+    expect(nodeScanStatement({ label: "Concept", key: ["name", "type"] }, "versions")).toBe(
+      "MATCH (n:`Concept`) WHERE $scope IN n.`versions` RETURN [n.`name`, n.`type`] AS id"
     )
+    expect(relationshipScanStatement(mentions, "versions")).toBe(
+      "MATCH (a:`Passage`)-[r:`MENTIONS`]->(b:`Concept`) WHERE $scope IN r.`versions` RETURN [a.`id`, b.`name`, b.`type`, r.`extractor_version`] AS id"
+    )
+    expect(nodeCountStatement({ label: "Concept" }, "versions")).toBe("MATCH (n:`Concept`) WHERE $scope IN n.`versions` RETURN count(n) AS count")
+    expect(relationshipCountStatement(mentions, "versions")).toBe(
+      "MATCH (a:`Passage`)-[r:`MENTIONS`]->(b:`Concept`) WHERE $scope IN r.`versions` RETURN count(r) AS count"
+    )
+  })
+
+  it("builds unscoping that removes the scope under the lock and deletes only what no scope holds", () => {
+    expect(nodeUnscopeStatement({ label: "Concept", key: ["name", "type"] }, "versions")).toBe([
+      "UNWIND $ids AS id",
+      "MATCH (n:`Concept` {`name`: id[0], `type`: id[1]})",
+      "WHERE $scope IN n.`versions`",
+      "SET n.`versions` = [x IN n.`versions` WHERE x <> $scope]",
+      "WITH n, size(n.`versions`) = 0 AND NOT EXISTS { (n)--() } AS gone",
+      "FOREACH (_ IN CASE WHEN gone THEN [1] ELSE [] END | DELETE n)",
+      "RETURN count(CASE WHEN gone THEN 1 END) AS deleted, count(CASE WHEN gone THEN null ELSE 1 END) AS unscoped"
+    ].join("\n"))
+    const rel = relationshipUnscopeStatement(mentions, "versions")
+    expect(rel).toContain(
+      "MATCH (a:`Passage` {`id`: id[0]})-[r:`MENTIONS` {`extractor_version`: id[3]}]->(b:`Concept` {`name`: id[1], `type`: id[2]})"
+    )
+    expect(rel).toContain("WITH r, size(r.`versions`) = 0 AS gone")
+    expect(rel).toContain("DELETE r)")
+    expect(relationshipUnscopeStatement({ ...mentions, key: [] }, "versions")).toContain("-[r:`MENTIONS`]->")
+    expect(orphanDeleteStatement({ label: "Concept" }, "versions")).toBe([
+      "MATCH (n:`Concept`)",
+      "WHERE n.`versions` = [] AND NOT EXISTS { (n)--() }",
+      "WITH n LIMIT $limit",
+      "DELETE n",
+      "RETURN count(*) AS deleted"
+    ].join("\n"))
+    expect(databaseInfoStatement).toContain("CALL db.info()")
+  })
+
+  it("keeps every value out of the statement text", () => {
+    const texts = [
+      nodeMergeStatement({ label: "Paper", key: ["doi"], properties: ["title"], extraLabel: "Method", scopeProperty: "versions" }),
+      relationshipMergeStatement({ ...mentions, properties: ["score"], scopeProperty: "versions" }),
+      nodeUnscopeStatement({ label: "Paper", key: ["doi"] }, "versions"),
+      relationshipScanStatement(mentions, "versions")
+    ]
+    for (const text of texts) {
+      // Only parameters, identifiers, keywords and the literals the statements need.
+      expect(text).not.toMatch(/'|"/)
+      expect(text.replace(/`[A-Za-z_][A-Za-z0-9_]*`/g, "")).not.toMatch(/\b(v1|batch|doi)\b/)
+    }
   })
 
   it("builds single and composite uniqueness constraints with deterministic names", () => {
@@ -96,72 +190,68 @@ describe("statements", () => {
 
 describe("batches", () => {
   const concepts: NodeWrite = {
+    kind: "nodes",
     label: "Concept",
     key: [{ property: "id", column: "concept_id" }],
     properties: [{ property: "name", column: "name" }],
     labelFrom: { column: "type", map: { dataset: "DataSet" } }
   }
 
-  it("maps columns to properties and groups rows by the label from a column", () => {
-    const groups = prepareNodeBatch(concepts, [
+  it("maps columns to properties and groups rows by the label from a column, keeping row indices", () => {
+    const batch = prepareNodeBatch(concepts, [
       { concept_id: 1n, name: "a", type: "method" },
       { concept_id: 2n, name: "b", type: "dataset" },
       { concept_id: 3n, name: "c", type: "method" },
       { concept_id: 4n, name: "d", type: null }
     ])
-    expect(groups.map((g) => [g.extraLabel, g.rows.map((r) => r.id)])).toEqual([
-      ["Method", [1n, 3n]],
-      ["DataSet", [2n]],
-      [null, [4n]]
+    expect(batch.groups.map((g) => [g.extraLabel, g.rows.map((r) => r.i)])).toEqual([
+      ["Method", [0, 2]],
+      ["DataSet", [1]],
+      [null, [3]]
     ])
-    expect(groups[0]?.rows[0]).toEqual({ id: 1n, name: "a" })
+    expect(batch.groups[0]?.rows[0]).toEqual({ i: 0, k: { id: 1n }, p: { name: "a" } })
+    expect(batch.valid).toBe(4)
+    expect(batch.rejected).toEqual([])
     expect(labelForValue("task", { column: "type", map: null })).toBe("Task")
   })
 
-  it("rejects an invalid label value naming the row's key", () => {
-    const e = thrown(() => prepareNodeBatch(concepts, [{ concept_id: 1n, type: "method" }, { concept_id: 42n, type: "bad value" }]))
-    expect(e).toBeInstanceOf(Neo4jError)
-    expect((e as Neo4jError).reason).toBe("InvalidLabel")
-    expect((e as Neo4jError).isRetryable).toBe(false)
-    expect((e as Neo4jError).message).toContain("id=42")
-  })
-
-  it("rejects a null node key", () => {
-    const e = thrown(() => prepareNodeBatch(concepts, [{ concept_id: null, type: "method" }]))
-    expect((e as Neo4jError).reason).toBe("NullKey")
-  })
-
-  it("deduplicates relationship rows per endpoints with each property's combine rule", () => {
-    const write: RelationshipWrite = {
-      type: "USES",
-      start: { label: "Paper", key: [{ property: "doi", column: "doi" }] },
-      end: { label: "Concept", key: [{ property: "id", column: "cid" }] },
-      properties: [
-        { property: "hi", column: "s", combine: "max" },
-        { property: "lo", column: "s", combine: "min" },
-        { property: "at", column: "s", combine: "last" }
-      ]
-    }
-    const entries = prepareRelationshipBatch(write, [
-      { doi: "x", cid: 1n, s: 0.5 },
-      { doi: "x", cid: 2n, s: 0.1 },
-      { doi: "x", cid: 1n, s: 0.9 },
-      { doi: "x", cid: 1n, s: null },
-      { doi: "x", cid: 1n, s: 0.2 }
+  it("rejects rows with an invalid label or a null key, naming the value and column", () => {
+    const batch = prepareNodeBatch(concepts, [
+      { concept_id: 1n, type: "method" },
+      { concept_id: 42n, type: "a b" },
+      { concept_id: null, type: "method" }
     ])
-    expect(entries).toHaveLength(2)
-    expect(entries[0]?.p).toEqual({ hi: 0.9, lo: 0.2, at: 0.2 })
-    expect(entries[0]?.count).toBe(4)
-    expect(entries[1]?.p).toEqual({ hi: 0.1, lo: 0.1, at: 0.1 })
+    expect(batch.valid).toBe(1)
+    expect(batch.rejected).toEqual([
+      { index: 1, reason: "column type value \"a b\" gives label \"A b\", which is not a valid label" },
+      { index: 2, reason: "column concept_id is null (key id of Concept)" }
+    ])
   })
 
-  it("combines like the Cypher CASE", () => {
-    expect(combineValues("max", 3n, 5n)).toBe(5n)
-    expect(combineValues("max", 7n, 5)).toBe(7n)
-    expect(combineValues("min", "b", "a")).toBe("a")
-    expect(combineValues("max", null, 1)).toBe(1)
-    expect(combineValues("max", 1, null)).toBe(1)
-    expect(combineValues("last", 1, null)).toBe(null)
-    expect(combineValues("max", "a", 1)).toBe(1)
+  it("maps relationship rows and rejects null endpoint keys and identity values", () => {
+    const write: RelationshipWrite = {
+      kind: "relationships",
+      type: "ACTED_IN",
+      start: { label: "Person", key: [{ property: "id", column: "pid" }] },
+      end: { label: "Movie", key: [{ property: "title", column: "movie" }] },
+      key: [{ property: "role", column: "role" }],
+      properties: [{ property: "paid", column: "paid" }]
+    }
+    const batch = prepareRelationshipBatch(write, [
+      { pid: 1n, movie: "M", role: "Neo", paid: 10n },
+      { pid: 1n, movie: null, role: "Neo" },
+      { pid: 1n, movie: "M", role: null },
+      { movie: "M", role: "x" }
+    ])
+    expect(batch.rows).toEqual([{ i: 0, s: { id: 1n }, e: { title: "M" }, k: { role: "Neo" }, p: { paid: 10n } }])
+    expect(batch.rejected).toEqual([
+      { index: 1, reason: "column movie is null (end key title of ACTED_IN)" },
+      { index: 2, reason: "column role is null (identity property role of ACTED_IN)" },
+      { index: 3, reason: "column pid is null (start key id of ACTED_IN)" }
+    ])
+    expect(missingEndpointReason(write, { pid: 7n, movie: "X" }, true, false)).toBe("no Movie node with title=\"X\" (end of ACTED_IN)")
+    expect(missingEndpointReason(write, { pid: 7n, movie: "X" }, false, false)).toBe(
+      "no Person node with id=7 (start of ACTED_IN); no Movie node with title=\"X\" (end of ACTED_IN)"
+    )
   })
 })
