@@ -32,10 +32,10 @@ Options:
   --set key=value         override a param (repeatable), e.g. --set extractor_version=batch-v2
   --only <step>           run only this step (repeatable)
   --dry-run               connect and count, print the plan, write nothing
-  --force                 overwrite vectors of the rows the source selects (not only NULL ones) and
-                          start a fresh run instead of resuming (batch-v1's source selects only
-                          passages without a vector, so re-embedding needs a source that selects them)
-  --no-resume             start a new run even if an unfinished one matches
+  --force                 re-embed every row the source selects, even those whose vector was made
+                          from the same text with the same model, and start a fresh run
+  --no-resume             start a new run even if an unfinished one matches (a run is resumed only
+                          against the same stores; otherwise it starts over and says why)
   --no-verify             skip the verify block after a run
   --json <file>           also write the run report as JSON
   -h, --help              show this help
@@ -45,7 +45,8 @@ Environment:
   POLYMATH_MODEL_REGISTRY, POLYMATH_MODELS_DIR          model registry file and model directory
 
 Exit codes:
-  0 ok   1 failed   2 invalid pipeline   3 verification failed   130 interrupted
+  0 ok   1 failed   2 invalid pipeline   3 verification failed
+  4 completed, but rows were rejected (on_error: skip; listed in the summary)   130 interrupted
 `
 
 /** Thrown for unusable command lines; printed without a stack. */

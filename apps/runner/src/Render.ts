@@ -1,4 +1,5 @@
-import type { CheckResult, Plan, RunReport, UnitReport } from "@polymath/engine"
+import { formatKey } from "@polymath/engine"
+import type { CheckResult, Plan, RunReport, UnitForecast, UnitReport } from "@polymath/engine"
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length))
 const lpad = (s: string, n: number) => (s.length >= n ? s : " ".repeat(n - s.length) + s)
@@ -21,7 +22,17 @@ const unitWhat = (plan: Plan, u: UnitReport): string => {
   return u.unit
 }
 
-/** The dry-run plan: what each step would read and write. */
+/** What a dry run found beyond the row count, in a few words. */
+const forecastNotes = (f: UnitForecast | undefined): ReadonlyArray<string> => {
+  if (f === undefined) return []
+  const out: Array<string> = []
+  if (f.embed !== null) out.push(`${f.embed.new} new, ${f.embed.stale} changed, ${f.embed.fresh} up to date${f.embed.missing > 0 ? `, ${f.embed.missing} without a target row` : ""}${f.embed.invalid > 0 ? `, ${f.embed.invalid} with no text to embed` : ""}`)
+  if (f.combined > 0) out.push(`${f.combined} more source rows combined into these`)
+  if (f.cursorFrom !== null) out.push(`incremental: rows with cursor >= ${f.cursorFrom}`)
+  return out
+}
+
+/** The dry-run plan: what each step would read and write, and what would stop or skip rows. */
 export const renderPlan = (plan: Plan, report: RunReport, file: string): string => {
   const lines = [`[DRY RUN] ${plan.pipeline} (${file}) would sync, writing nothing now:`]
   let step = ""
@@ -30,7 +41,11 @@ export const renderPlan = (plan: Plan, report: RunReport, file: string): string 
       step = u.step
       lines.push(`  ${step}:`)
     }
-    lines.push(`    - ${u.total ?? "?"} ${unitWhat(plan, u)}  (source ${u.source})`)
+    const f = report.forecasts.find((x) => x.unit === u.unit)
+    const extra = forecastNotes(f)
+    lines.push(`    - ${u.total ?? "?"} ${unitWhat(plan, u)}  (source ${u.source})${extra.length > 0 ? `: ${extra.join("; ")}` : ""}`)
+    if (f !== undefined && f.nullKeys > 0) lines.push(`      ! ${f.nullKeys} rows have a NULL key and cannot be written (rejected under on_error: skip, else the run fails)`)
+    if (f !== undefined && f.duplicateKeys.length > 0) lines.push(`      ! the key of source ${u.source} is not unique, e.g. ${f.duplicateKeys.join(", ")}: the run would fail reading it`)
   }
   const params = Object.entries(plan.params).map(([k, v]) => `${k}=${String(v)}`).join(", ")
   if (params) lines.push(`  params: ${params}`)
@@ -39,20 +54,33 @@ export const renderPlan = (plan: Plan, report: RunReport, file: string): string 
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
 
-/** The per-step summary table of a run. */
+/**
+ * The per-unit summary of a run: every row read is created, updated, unchanged,
+ * rejected or combined into another; deleted is what mirroring removed.
+ */
 export const renderSummary = (plan: Plan, report: RunReport): string => {
   const rows = report.units.map((u) => [
     u.unit,
     unitWhat(plan, u),
     String(u.read),
-    String(u.written),
-    String(u.skipped),
+    String(u.created),
+    String(u.updated),
+    String(u.unchanged),
+    String(u.deleted),
+    String(u.rejected),
+    String(u.combined),
     String(u.retried),
-    u.fromCheckpoint ? "(done before)" : seconds(u.millis),
-    u.fromCheckpoint || u.millis === 0 ? "-" : String(Math.round((u.read * 1000) / u.millis))
+    u.status === "done" ? seconds(u.millis) : `(${u.status})`
   ])
   const head = `${plan.pipeline}: run ${report.runId ?? "-"}${report.resumed ? " (resumed)" : ""} finished in ${seconds(report.millis)}`
-  return `${head}\n${table(["unit", "what", "read", "written", "skipped", "retried", "time", "rows/s"], rows, new Set([2, 3, 4, 5, 6, 7]))}`
+  const lines = [head, table(["unit", "what", "read", "created", "updated", "unchanged", "deleted", "rejected", "combined", "retried", "time"], rows, new Set([2, 3, 4, 5, 6, 7, 8, 9, 10]))]
+  for (const note of report.notes) lines.push(`note: ${note}`)
+  if (report.rejected.count > 0) {
+    lines.push(`rejected rows: ${report.rejected.count}${report.rejected.count > report.rejected.rows.length ? ` (the first ${report.rejected.rows.length})` : ""}`)
+    for (const r of report.rejected.rows) lines.push(`  - ${r.unit} ${formatKey(r.key)}: ${r.reason}`)
+    lines.push(`  all of them: SELECT * FROM polymath_etl.rejected_rows WHERE run_id = '${report.runId}'`)
+  }
+  return lines.join("\n")
 }
 
 const cell = (v: unknown): string => {

@@ -13,7 +13,7 @@ import { makeProgressRenderer } from "./ProgressRenderer.ts"
 import { renderChecks, renderPlan, renderSummary } from "./Render.ts"
 
 /** Exit codes, as documented in --help. */
-export const ExitCode = { ok: 0, failed: 1, invalid: 2, verifyFailed: 3, interrupted: 130 } as const
+export const ExitCode = { ok: 0, failed: 1, invalid: 2, verifyFailed: 3, rejectedRows: 4, interrupted: 130 } as const
 
 const err = (s: string) => Effect.sync(() => void process.stderr.write(s.endsWith("\n") ? s : `${s}\n`))
 const out = (s: string) => Effect.sync(() => void process.stdout.write(s.endsWith("\n") ? s : `${s}\n`))
@@ -97,7 +97,9 @@ const command = (args: CliArgs) =>
         return yield* withServices(loaded, Effect.gen(function*() {
           const report = yield* execute(plan, { dryRun: false, resume: args.resume })
           yield* out(renderSummary(plan, report))
-          const code = args.verify && args.only.length === 0 ? yield* runChecks(plan) : ExitCode.ok
+          const checks = args.verify && args.only.length === 0 ? yield* runChecks(plan) : ExitCode.ok
+          // A failed check outranks rejected rows: both mean "look at this", but only one means "wrong".
+          const code = checks !== ExitCode.ok ? checks : report.rejected.count > 0 ? ExitCode.rejectedRows : ExitCode.ok
           if (args.json) writeFileSync(args.json, JSON.stringify({ ...report, exitCode: code }, null, 2))
           return code
         }))
@@ -122,7 +124,7 @@ const main = (argv: ReadonlyArray<string>) =>
       const e = Cause.squash(cause)
       if (e instanceof SpecError) return err(e.message).pipe(Effect.as(ExitCode.invalid))
       if (e instanceof PlanError) return err(`the pipeline does not fit the databases or models:\n${e.problems.map((p) => `  - ${p}`).join("\n")}`).pipe(Effect.as(ExitCode.invalid))
-      if (e instanceof StepError || e instanceof DataError) return err(`error: ${e.message}`).pipe(Effect.as(ExitCode.failed))
+      if (e instanceof StepError || e instanceof DataError) return err(`error: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ""}`).pipe(Effect.as(ExitCode.failed))
       const failure = Cause.findErrorOption(cause)
       if (failure._tag === "Some" && typeof (failure.value as { message?: unknown }).message === "string") {
         return err(`error: ${(failure.value as { message: string }).message}`).pipe(Effect.as(ExitCode.failed))

@@ -1,4 +1,4 @@
-import type { NodeMappingSpec, RelationshipMappingSpec } from "./Spec.ts"
+import type { CombineRule, CombineRulesSpec, NodeMappingSpec, RelationshipMappingSpec } from "./Spec.ts"
 
 /** property -> column, in declaration order. */
 export type PropertyMap = ReadonlyArray<{ readonly property: string; readonly column: string }>
@@ -45,3 +45,36 @@ export const nodeKey = (node: NodeMappingSpec): PropertyMap => toPropertyMap(nod
 
 /** A source's key columns as a list. */
 export const keyColumns = (key: string | ReadonlyArray<string>): ReadonlyArray<string> => (typeof key === "string" ? [key] : key)
+
+/** The combine rule a mapping declares for `property`, if any. */
+export const combineRuleFor = (rules: CombineRulesSpec | undefined, property: string): CombineRule | undefined =>
+  rules === undefined ? undefined : typeof rules === "string" ? rules : rules[property]
+
+/** The source columns that identify a node of a mapping: its key columns. */
+export const nodeIdentityColumns = (node: NodeMappingSpec): ReadonlyArray<string> => nodeKey(node).map((k) => k.column)
+
+/** The source columns that identify a relationship: both endpoints' key columns and its `key` columns; null when an endpoint is malformed. */
+export const relationshipIdentityColumns = (rel: RelationshipMappingSpec): ReadonlyArray<string> | null => {
+  const start = parseEndpoint(rel.start)
+  const end = parseEndpoint(rel.end)
+  if (typeof start === "string" || typeof end === "string") return null
+  return [...start.key, ...end.key, ...toPropertyMap(rel.key)].map((k) => k.column)
+}
+
+/**
+ * True when several source rows may map to one entity: the identity does not include
+ * every source key column, so two distinct keys can share one identity. Such rows are
+ * combined (`combine`) before writing, never silently collapsed.
+ */
+export const identityFoldsRows = (identity: ReadonlyArray<string>, sourceKey: ReadonlyArray<string>): boolean =>
+  sourceKey.some((k) => !identity.includes(k))
+
+const wildcard = /\*/
+
+/**
+ * Whether a query can return `column`: it names it somewhere (as a word, any case), or it
+ * selects a wildcard. A heuristic for `validate`, which has no database: a column that is
+ * never named cannot be in the result (the live check before a run is exact).
+ */
+export const sqlMayReturn = (sql: string, column: string): boolean =>
+  wildcard.test(sql.replace(/count\s*\(\s*\*\s*\)/gi, "")) || new RegExp(`(^|[^A-Za-z0-9_$])${column}($|[^A-Za-z0-9_$])`, "i").test(sql)

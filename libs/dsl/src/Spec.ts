@@ -28,6 +28,7 @@ const NamedMap = <V extends Schema.Top>(key: Schema.String | typeof Identifier |
   Schema.Record(Schema.String, value).check(Schema.isPropertyNames(key))
 
 const PositiveInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThan(0, { message: "must be a positive integer" }))
+const NonNegativeInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0, { message: "must be a whole number, 0 or more" }))
 
 /** A param value: the type of the default decides how `--set` values are parsed. */
 export const Scalar = Schema.Union([Schema.String, Schema.Number, Schema.Boolean, Schema.Null])
@@ -55,11 +56,22 @@ export const Connection = Schema.Struct({
 /** A key: one column or several. */
 export const KeyColumns = Schema.Union([Identifier, Schema.NonEmptyArray(Identifier)])
 
+/**
+ * An incremental source: each run reads only rows whose `cursor` column is at or past the
+ * greatest value the last successful run with the same params saw (dlt's `incremental`).
+ * `initial` bounds the first run.
+ */
+export const Incremental = Schema.Struct({
+  cursor: Identifier,
+  initial: Schema.optionalKey(Schema.Union([Schema.String, Schema.Number]))
+})
+
 export const Source = Schema.Struct({
   connection: Name,
   key: KeyColumns,
   sql: Schema.String,
-  page_size: Schema.optionalKey(PositiveInt)
+  page_size: Schema.optionalKey(PositiveInt),
+  incremental: Schema.optionalKey(Incremental)
 })
 
 export const Retry = Schema.Struct({
@@ -94,12 +106,23 @@ export const LabelsFrom = Schema.Union([
   Schema.Struct({ column: Identifier, map: Schema.optionalKey(Schema.Record(Schema.String, Identifier)) })
 ])
 
+/** How rows that map to one entity are folded into it: the greatest / smallest value, or that of the first / last row in key order. */
+export const Combine = Schema.Literals(["max", "min", "first", "last"])
+
+/** One rule for every property, or one per property. */
+export const CombineRules = Schema.Union([Combine, NamedMap(Identifier, Combine)])
+
+/** What happens to an entity this scope wrote earlier that the source no longer yields. */
+export const OnMissing = Schema.Literals(["keep", "delete"])
+
 export const NodeMapping = Schema.Struct({
   label: Identifier,
   from: Name,
   key: Schema.Union([Identifier, Schema.NonEmptyArray(Identifier), NamedMap(Identifier, Identifier)]),
   properties: Schema.optionalKey(Properties),
-  labels_from: Schema.optionalKey(LabelsFrom)
+  labels_from: Schema.optionalKey(LabelsFrom),
+  combine: Schema.optionalKey(CombineRules),
+  on_missing: Schema.optionalKey(OnMissing)
 })
 
 /** `Passage(passage_id)` or `Concept(name: concept_name, type: concept_type)`, or the same as a map. */
@@ -108,21 +131,25 @@ export const EndpointSpec = Schema.Union([
   Schema.Struct({ label: Identifier, key: NamedMap(Identifier, Identifier) })
 ])
 
-export const Combine = Schema.Literals(["max", "min", "last"])
-
 export const RelationshipMapping = Schema.Struct({
   type: Identifier,
   from: Name,
   start: EndpointSpec,
   end: EndpointSpec,
+  /** Identity properties beyond the endpoints: one relationship per distinct value (`key: [role]`). */
+  key: Schema.optionalKey(Properties),
   properties: Schema.optionalKey(Properties),
-  combine: Schema.optionalKey(NamedMap(Identifier, Combine))
+  combine: Schema.optionalKey(CombineRules),
+  on_missing: Schema.optionalKey(OnMissing)
 })
 
 export const Graph = Schema.Struct({
   connection: Name,
   batch_size: Schema.optionalKey(PositiveInt),
+  /** The scope this step writes in: one property that holds a set of scope values on every entity. */
   lineage: Schema.optionalKey(NamedMap(Identifier, Scalar)),
+  /** Default `on_missing` for every mapping of the step. */
+  on_missing: Schema.optionalKey(OnMissing),
   nodes: Schema.optionalKey(Schema.Array(NodeMapping)),
   relationships: Schema.optionalKey(Schema.Array(RelationshipMapping))
 })
@@ -132,6 +159,10 @@ export const Step = Schema.Struct({
   description: Schema.optionalKey(Schema.String),
   after: Schema.optionalKey(Schema.Array(Name)),
   retry: Schema.optionalKey(Retry),
+  /** What a bad row does: `fail` the run (default) or `skip` it into the run's rejected rows. */
+  on_error: Schema.optionalKey(Schema.Literals(["fail", "skip"])),
+  /** Under `skip`, fail once more than this many rows of the step are rejected. */
+  max_rejected: Schema.optionalKey(NonNegativeInt),
   embed: Schema.optionalKey(Embed),
   graph: Schema.optionalKey(Graph)
 })
@@ -180,3 +211,5 @@ export type BoundSpec = typeof Bound.Type
 export type RetrySpec = typeof Retry.Type
 export type ConnectionSpec = typeof Connection.Type
 export type ScalarValue = typeof Scalar.Type
+export type CombineRule = typeof Combine.Type
+export type CombineRulesSpec = typeof CombineRules.Type

@@ -8,7 +8,7 @@ describe("pipelineJsonSchema", () => {
     expect(s.required).toEqual(expect.arrayContaining(["pipeline", "connections", "sources", "steps"]))
     expect(s.additionalProperties).toBe(false)
     const step = s.properties.steps.additionalProperties
-    expect(Object.keys(step.properties)).toEqual(["description", "after", "retry", "embed", "graph"])
+    expect(Object.keys(step.properties)).toEqual(["description", "after", "retry", "on_error", "max_rejected", "embed", "graph"])
     expect(step.additionalProperties).toBe(false)
     expect(step.properties.embed.properties.into.required).toEqual(["table", "key", "vector"])
   })

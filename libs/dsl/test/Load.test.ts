@@ -69,7 +69,6 @@ steps:
           start: Text(id)
           end: "Thing(name: name, kind: kind)"
           properties: [w]
-          combine: { w: max }
 verify:
   - name: embedded
     sql: SELECT count(*) FROM t WHERE v = :version

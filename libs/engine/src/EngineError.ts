@@ -15,6 +15,8 @@ export class StepError extends Data.TaggedError("StepError")<{
   readonly reason: string
   readonly isRetryable: boolean
   readonly detail: string
+  /** What the user can do about it, e.g. how to start over. */
+  readonly hint?: string
 }> {
   override get message(): string {
     const c = this.context
@@ -22,16 +24,17 @@ export class StepError extends Data.TaggedError("StepError")<{
   }
 }
 
-/** Source data the pipeline cannot write: names the offending row's key. */
+/** Source data the pipeline cannot write: names the offending rows' keys. */
 export class DataError extends Data.TaggedError("DataError")<{
   readonly context: FailureContext
   readonly detail: string
+  readonly hint?: string
 }> {
   readonly isRetryable = false
   readonly reason = "BadData"
   override get message(): string {
     const c = this.context
-    return `step ${c.step} (source ${c.source}${c.keyRange ? `, keys ${c.keyRange}` : ""}): ${this.detail}`
+    return `step ${c.step} (${c.unit === c.step ? "" : `${c.unit}, `}source ${c.source}${c.keyRange ? `, keys ${c.keyRange}` : ""}): ${this.detail}`
   }
 }
 
@@ -42,4 +45,16 @@ export class PlanError extends Data.TaggedError("PlanError")<{
   override get message(): string {
     return this.problems.join("\n")
   }
+}
+
+/** A unit stopped between batches because another step failed; internal, never reaches the user. */
+export class Stopped extends Data.TaggedError("Stopped")<{}> {}
+
+/** Adds a hint to a run failure that has none (other failures pass unchanged). */
+export const withHint = <E>(e: E, hint: string): E => {
+  if (e instanceof StepError && e.hint === undefined) {
+    return new StepError({ context: e.context, reason: e.reason, isRetryable: e.isRetryable, detail: e.detail, hint }) as E
+  }
+  if (e instanceof DataError && e.hint === undefined) return new DataError({ context: e.context, detail: e.detail, hint }) as E
+  return e
 }

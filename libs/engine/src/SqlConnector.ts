@@ -16,6 +16,26 @@ export interface SourceCursor {
   readonly from: string | null
 }
 
+/** A fold rule: the greatest / smallest value, or the value of the first / last row in source key order. */
+export type FoldRule = "max" | "min" | "first" | "last"
+
+/**
+ * Folds the rows that share one identity into one row before paging: the source read is
+ * `GROUP BY identity`, every other column aggregated by its rule. Used when several source
+ * rows map to one graph entity, so each entity is written once per pass, deterministically.
+ */
+export interface SourceFold {
+  /** The identity columns; they are the folded source's key. */
+  readonly identity: ReadonlyArray<string>
+  /** The other columns the folded rows carry. */
+  readonly columns: ReadonlyArray<{ readonly column: string; readonly rule: FoldRule }>
+  /** The declared source key, which orders `first` and `last`. */
+  readonly sourceKey: ReadonlyArray<string>
+}
+
+/** The column a folded page row carries with the number of source rows it stands for. */
+export const foldedRowsColumn = "__polymath_rows"
+
 /**
  * A source read by keyset pagination on `key`. Rows whose key (or cursor) is NULL are
  * never in a page: they are counted and listed by `nullKeys`. A key value that occurs
@@ -29,6 +49,8 @@ export interface KeysetSource {
   /** Rows per page. */
   readonly pageSize: number
   readonly cursor: SourceCursor | null
+  /** When set, `key` is `fold.identity` and pages hold folded rows. */
+  readonly fold: SourceFold | null
 }
 
 /** What a source's query returns, from a zero-row execution. */

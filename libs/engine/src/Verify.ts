@@ -32,7 +32,7 @@ const runCheck = (check: PlannedCheck) =>
   Effect.gen(function*() {
     const connectors = yield* Connectors
     const bound = (b: PlannedBound): Effect.Effect<number, ConnectorFailure> =>
-      "value" in b ? Effect.succeed(b.value) : withRetry(connectors.sql.get(b.sourceCount.connection)!.count(b.sourceCount.keyset.statement), defaultRetry, () => Effect.void)
+      "value" in b ? Effect.succeed(b.value) : withRetry(connectors.sql.get(b.sourceCount.connection)!.count(b.sourceCount.keyset), defaultRetry, () => Effect.void)
     const query: Effect.Effect<ReadonlyArray<Row>, ConnectorFailure> = check.query.kind === "sql"
       ? connectors.sql.get(check.connection)!.query(check.query.statement)
       : connectors.graph.get(check.connection)!.query(check.query.cypher, check.query.params)

@@ -1,0 +1,92 @@
+import { Effect } from "effect"
+import type { ConnectorFailure } from "../ConnectorError.ts"
+import type { GraphConnector, GraphWriteResult, Stamp } from "../GraphConnector.ts"
+import { identityHash } from "../Identity.ts"
+import type { GraphUnit, RowPolicy } from "../Plan.ts"
+import { withRetry } from "../Retry.ts"
+import type { RetryPolicy } from "../Retry.ts"
+import type { Row } from "../Rows.ts"
+import type { RunLedger } from "../RunLedger.ts"
+import { foldedRowsColumn } from "../SqlConnector.ts"
+import { badRowsError } from "./Support.ts"
+import type { BadRow } from "./Support.ts"
+import type { PageWork } from "./UnitRunner.ts"
+
+/** A page checked for writing: rows whose identity is complete, and the rest as bad rows. */
+export interface CheckedPage {
+  readonly read: number
+  readonly combined: number
+  readonly valid: ReadonlyArray<Row>
+  readonly bad: ReadonlyArray<BadRow>
+  /** Identity hashes of every row that has one (mirroring units only): what the source still yields. */
+  readonly seen: ReadonlyArray<Uint8Array>
+}
+
+/** What each identity column is, for messages: `key doc_id of Paper`, `end name of Concept`. */
+export const identityRoles = (unit: GraphUnit): ReadonlyMap<string, string> => {
+  const roles = new Map<string, string>()
+  const w = unit.write
+  if (w.kind === "nodes") {
+    for (const k of w.key) roles.set(k.column, `key ${k.property} of ${w.label}`)
+  } else {
+    for (const k of w.start.key) roles.set(k.column, `start ${w.start.label}.${k.property} of ${w.type}`)
+    for (const k of w.end.key) if (!roles.has(k.column)) roles.set(k.column, `end ${w.end.label}.${k.property} of ${w.type}`)
+    for (const k of w.key) if (!roles.has(k.column)) roles.set(k.column, `key ${k.property} of ${w.type}`)
+  }
+  return roles
+}
+
+/** Why a row cannot be an entity: the first identity column that is NULL, or null when none is. */
+export const missingIdentity = (unit: GraphUnit, roles: ReadonlyMap<string, string>, row: Readonly<Record<string, unknown>>): string | null => {
+  const column = unit.identity.find((c) => row[c] === null || row[c] === undefined)
+  return column === undefined ? null : `column ${column} (${roles.get(column) ?? "identity"}) is NULL`
+}
+
+/**
+ * A graph unit's work: rows with an incomplete identity are bad rows; the others are
+ * MERGEd (all or nothing under `on_error: fail`); a mirroring unit records the identity
+ * of every row it read, so the sweep after the pass knows what the source still yields.
+ */
+export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy, graph: GraphConnector, ledger: RunLedger, stamp: Stamp): PageWork<CheckedPage> => {
+  const roles = identityRoles(unit)
+  const write = (valid: ReadonlyArray<Row>): Effect.Effect<GraphWriteResult, ConnectorFailure> => {
+    const options = { atomic: rows.onError === "fail" }
+    return unit.kind === "nodes"
+      ? graph.writeNodes(unit.write, valid, stamp, options)
+      : graph.writeRelationships(unit.write, valid, stamp, options)
+  }
+  return {
+    prepare: (page, context) =>
+      Effect.gen(function*() {
+        let read = 0
+        let combined = 0
+        const valid: Array<Row> = []
+        const bad: Array<BadRow> = []
+        const seen: Array<Uint8Array> = []
+        for (const row of page.rows) {
+          const stands = unit.folded ? Number(row[foldedRowsColumn] ?? 1) : 1
+          read += stands
+          combined += stands - 1
+          const why = missingIdentity(unit, roles, row)
+          if (why !== null) {
+            bad.push({ row, reason: why })
+            continue
+          }
+          valid.push(row)
+          if (unit.mirror) seen.push(identityHash(unit.identity.map((c) => row[c]!)))
+        }
+        if (bad.length > 0 && rows.onError === "fail") return yield* Effect.fail(badRowsError(context, unit.source.keyset.key, bad))
+        return { read, combined, valid, bad, seen } satisfies CheckedPage
+      }),
+    commit: (page, context, retried) =>
+      Effect.gen(function*() {
+        const result = page.valid.length === 0
+          ? { created: 0, updated: 0, unchanged: 0, rejected: [], rolledBack: false }
+          : yield* withRetry(write(page.valid), policy, () => retried)
+        const rejected = result.rejected.map((r) => ({ row: page.valid[r.index]!, reason: r.reason }))
+        if (result.rolledBack) return yield* Effect.fail(badRowsError(context, unit.source.keyset.key, [...page.bad, ...rejected]))
+        if (page.seen.length > 0) yield* withRetry(ledger.markSeen(stamp.runId, unit.unit, page.seen), policy, () => retried)
+        return { read: page.read, created: result.created, updated: result.updated, unchanged: result.unchanged, combined: page.combined, rejected: [...page.bad, ...rejected] }
+      })
+  }
+}

@@ -1,0 +1,160 @@
+import { Clock, Effect, Ref, Stream } from "effect"
+import type { ConnectorFailure } from "../ConnectorError.ts"
+import { DataError, Stopped } from "../EngineError.ts"
+import type { FailureContext, StepError } from "../EngineError.ts"
+import type { PlannedStep, PlannedUnit } from "../Plan.ts"
+import { Progress } from "../Progress.ts"
+import { withRetry } from "../Retry.ts"
+import type { KeyTuple, Page } from "../Rows.ts"
+import { zeroCounts } from "../RunLedger.ts"
+import type { RunHandle, RunLedger, UnitCounts } from "../RunLedger.ts"
+import type { KeysetSource, SqlConnector } from "../SqlConnector.ts"
+import { readPages } from "./PagedRead.ts"
+import type { UnitReport } from "./Report.ts"
+import { badRowsError, keyRange, keyTuple, toStepError } from "./Support.ts"
+import type { BadRow } from "./Support.ts"
+
+/** What one committed batch did; `read` counts source rows (a folded row stands for several). */
+export interface BatchOutcome {
+  readonly read: number
+  readonly created: number
+  readonly updated: number
+  readonly unchanged: number
+  readonly combined: number
+  readonly rejected: ReadonlyArray<BadRow>
+}
+
+/**
+ * What a unit does with one page: `prepare` (CPU work and reads, e.g. embedding) then
+ * `commit` (the writes). The two run as pipeline stages, so page N+1 is prepared while
+ * page N is written. Under `on_error: fail` either stage fails on a bad row before
+ * anything of its batch is written.
+ */
+export interface PageWork<P> {
+  readonly prepare: (page: Page, context: FailureContext, retried: Effect.Effect<void>) => Effect.Effect<P, ConnectorFailure | DataError>
+  readonly commit: (prepared: P, context: FailureContext, retried: Effect.Effect<void>) => Effect.Effect<BatchOutcome, ConnectorFailure | DataError>
+}
+
+/** Shared by the units of one run: the stop signal and each step's rejected-row count. */
+export interface RunControl {
+  /** Set when a step fails: the others finish their current batch, checkpoint and stop. */
+  readonly stop: Ref.Ref<boolean>
+  readonly rejectedBySteps: Map<string, Ref.Ref<number>>
+}
+
+/** Rows with a NULL key are fetched and rejected individually up to this many; more fails the unit. */
+export const maxNullKeyRows = 10_000
+
+export interface UnitArgs<P> {
+  readonly step: PlannedStep
+  readonly unit: PlannedUnit
+  /** The source as this run reads it (incremental bound applied). */
+  readonly source: KeysetSource
+  readonly sql: SqlConnector
+  readonly run: RunHandle
+  readonly ledger: RunLedger
+  readonly control: RunControl
+  readonly work: PageWork<P>
+  /** Why a row whose key (or cursor) is NULL is rejected, e.g. "NULL in key column doc_id". */
+  readonly nullKeyReason: (row: Readonly<Record<string, unknown>>) => string
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+const add = (counts: Mutable<UnitCounts>, o: Omit<BatchOutcome, "rejected"> & { readonly rejected: number }) => {
+  counts.read += o.read
+  counts.created += o.created
+  counts.updated += o.updated
+  counts.unchanged += o.unchanged
+  counts.combined += o.combined
+  counts.rejected += o.rejected
+}
+
+/**
+ * Runs one unit: counts its source, rejects rows with NULL keys (under `skip`), then
+ * streams it in keyset pages through prepare and commit, recording rejected rows and a
+ * checkpoint per committed batch. A unit already done in the run being resumed is not
+ * run again; a unit told to stop finishes its batch and reports `stopped`.
+ */
+export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepError | DataError, never> =>
+  Effect.gen(function*() {
+    const progress = yield* Progress
+    const started = yield* Clock.currentTimeMillis
+    const { step, unit, source, ledger, run } = args
+    const checkpoint = run.checkpoints.get(unit.unit)
+    const base: FailureContext = { step: step.name, unit: unit.unit, source: source.name, keyRange: null }
+    const report = (c: UnitCounts, total: number | null, status: UnitReport["status"]) =>
+      Effect.map(Clock.currentTimeMillis, (now): UnitReport => ({ step: step.name, unit: unit.unit, source: source.name, total, millis: now - started, status, ...c }))
+    if (checkpoint?.done) return yield* report(checkpoint.counts, null, "done before")
+
+    const counts: Mutable<UnitCounts> = { ...zeroCounts, ...checkpoint?.counts }
+    const retried = Effect.sync(() => void counts.retried++)
+    const retry = <A, E>(e: Effect.Effect<A, E>) => withRetry(e, step.retry, () => retried)
+    const save = (lastKey: KeyTuple | null, done: boolean) =>
+      retry(ledger.checkpoint(run.runId, { unit: unit.unit, lastKey, done, counts: { ...counts } }))
+    const stepRejected = args.control.rejectedBySteps.get(step.name)!
+    const reject = (bad: ReadonlyArray<BadRow>, context: FailureContext): Effect.Effect<void, StepError | DataError> =>
+      Effect.gen(function*() {
+        if (bad.length === 0) return
+        if (step.rows.onError === "fail") return yield* Effect.fail(badRowsError(context, source.key, bad))
+        yield* retry(ledger.reject(run.runId, bad.map((b) => ({ step: step.name, unit: unit.unit, source: source.name, key: keyTuple(b.row, source.key), reason: b.reason })))).pipe(
+          Effect.mapError(toStepError(context))
+        )
+        const total = yield* Ref.updateAndGet(stepRejected, (n) => n + bad.length)
+        if (step.rows.maxRejected !== null && total > step.rows.maxRejected) {
+          return yield* Effect.fail(new DataError({ context, detail: `step ${step.name} has rejected ${total} rows, more than its max_rejected (${step.rows.maxRejected})`, hint: `see SELECT * FROM polymath_etl.rejected_rows WHERE run_id = '${run.runId}'` }))
+        }
+      })
+
+    const total = yield* retry(args.sql.count(source)).pipe(Effect.mapError(toStepError(base)))
+    if (checkpoint === undefined) {
+      // Keyset pages cannot reach rows whose key is NULL, so they are rejected (or fail the step) here, once.
+      const nulls = yield* retry(args.sql.nullKeys(source, maxNullKeyRows)).pipe(Effect.mapError(toStepError(base)))
+      if (nulls.count > nulls.rows.length) {
+        return yield* Effect.fail(new DataError({ context: base, detail: `${nulls.count} rows have a NULL in key column(s) ${source.key.join(", ")}, more than the ${maxNullKeyRows} that can be rejected one by one`, hint: "filter them out in the source's query" }))
+      }
+      const bad = nulls.rows.map((row) => ({ row, reason: args.nullKeyReason(row) }))
+      yield* reject(bad, base)
+      add(counts, { read: bad.length, created: 0, updated: 0, unchanged: 0, combined: 0, rejected: bad.length })
+      yield* save(null, false).pipe(Effect.mapError(toStepError(base)))
+    }
+    // Progress counts rows as pages hold them (a folded row is one); after a resume, roughly what was paged already.
+    yield* progress.unitStart(unit.unit, total, Math.min(total, counts.read - counts.combined - (checkpoint === undefined ? counts.rejected : 0)))
+
+    let lastKey: KeyTuple | null = checkpoint?.lastKey ?? null
+    const pass = readPages(args.sql, source, lastKey, step.retry, retried).pipe(
+      Stream.mapError(toStepError(base)),
+      // Read ahead one page, and prepare the next page while the previous one is written.
+      Stream.buffer({ capacity: 1 }),
+      Stream.mapEffect((page) => {
+        const context = { ...base, keyRange: keyRange(page, source.key) }
+        return args.work.prepare(page, context, retried).pipe(
+          Effect.mapError(toStepError(context)),
+          Effect.map((prepared) => ({ page, context, prepared }))
+        )
+      }),
+      Stream.buffer({ capacity: 1 }),
+      Stream.runForEach(({ page, context, prepared }) =>
+        Effect.gen(function*() {
+          if (yield* Ref.get(args.control.stop)) return yield* Effect.fail(new Stopped())
+          const outcome = yield* args.work.commit(prepared, context, retried).pipe(Effect.mapError(toStepError(context)))
+          yield* reject(outcome.rejected, context)
+          add(counts, { ...outcome, rejected: outcome.rejected.length })
+          lastKey = page.lastKey
+          yield* save(lastKey, false).pipe(Effect.mapError(toStepError(context)))
+          yield* progress.unitAdvance(unit.unit, page.rows.length)
+        })
+      )
+    )
+    const ended = yield* pass.pipe(
+      Effect.as("done" as const),
+      Effect.catchTag("Stopped", () => Effect.succeed("stopped" as const))
+    )
+    if (ended === "stopped") {
+      yield* progress.unitEnd(unit.unit)
+      return yield* report(counts, total, "stopped")
+    }
+    yield* save(lastKey, true).pipe(Effect.mapError(toStepError(base)))
+    yield* progress.unitEnd(unit.unit)
+    return yield* report(counts, total, "done")
+  })
