@@ -187,11 +187,13 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
   let plan = onlySteps(compile(loaded), ["embed_passages"])
   const step = plan.steps[0] as EmbedStep
   const pageSize = o.pageSize ?? step.unit.source.keyset.pageSize
-  if (o.pageSize !== null) {
-    plan = { ...plan, steps: [{ ...step, unit: { ...step.unit, source: { ...step.unit.source, keyset: { ...step.unit.source.keyset, pageSize } } } }] }
-  }
-
   const { ids, texts: mixed } = await sourceRows(dsn, plan, o.rows)
+  // The runner reads exactly the measured passages: the source restricted to `ids` (its vectors are
+  // cleared before each repetition, so the embed state calls every one of them new).
+  const keyset = step.unit.source.keyset
+  const statement = { text: `SELECT * FROM (${keyset.statement.text}) AS measured WHERE measured.passage_id = ANY($${keyset.statement.params.length + 1}::uuid[])`, params: [...keyset.statement.params, ids] }
+  plan = { ...plan, steps: [{ ...step, unit: { ...step.unit, source: { ...step.unit.source, keyset: { ...keyset, statement, pageSize } } } }] }
+
   log(`${ids.length} passages of the batch-v1 source; model ${o.model}; page size ${pageSize}`)
   await selectForEmbedding(dsn, ids, info.dimensions)
 
@@ -258,9 +260,10 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
           ))
           const wall = (performance.now() - t0) / 1000
           const unit = report.units[0]!
-          if (unit.written !== set.ids.length) throw new Error(`runner wrote ${unit.written} vectors, expected ${set.ids.length}`)
+          const written = unit.created + unit.updated
+          if (written !== set.ids.length) throw new Error(`runner wrote ${written} vectors, expected ${set.ids.length}`)
           // ownCpu: this process over the whole execute (model load included), scaled to the unit's share.
-          return { seconds: unit.millis / 1000, machineBusy: load(), ownCpu: ((cpuSeconds() - c0) * unit.millis) / 1000 / wall, extra: { wall_with_model_load_s: round(wall, 3), written: unit.written } }
+          return { seconds: unit.millis / 1000, machineBusy: load(), ownCpu: ((cpuSeconds() - c0) * unit.millis) / 1000 / wall, extra: { wall_with_model_load_s: round(wall, 3), written } }
         },
         python: () => python("single"),
         "python-sorted": () => python("sorted")

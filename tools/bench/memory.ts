@@ -146,7 +146,9 @@ const runCli = (args: {
 }): Promise<Measured> =>
   new Promise((resolve, reject) => {
     const reportFile = join(mkdtempSync(join(tmpdir(), "polymath-bench-mem-")), "report.json")
-    const cli = [join(repoRoot, "apps/runner/src/main.ts"), "run", "--pipeline=batch-v1", `--set`, `model=${args.model}`, `--only`, args.step, "--no-resume", "--json", reportFile]
+    const cli = [join(repoRoot, "apps/runner/src/main.ts"), "run", "--pipeline=batch-v1", `--set`, `model=${args.model}`, `--only`, args.step, "--no-resume", "--json", reportFile,
+      // Every repetition embeds every passage, whatever the embed state recorded last time.
+      ...(args.step === "embed_passages" ? ["--force"] : [])]
     const useTime = existsSync("/usr/bin/time")
     const env = {
       ...process.env,

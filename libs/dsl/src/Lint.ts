@@ -166,6 +166,10 @@ export const lint = (spec: PipelineSpec, ctx: LintContext): ReadonlyArray<Diagno
           if (rules !== undefined) out.push(warning(at([...path, "combine"], "key"), `combine has no effect: each row of source '${sourceName}' is its own ${what} (its identity includes the source key)`))
           return
         }
+        if (source.incremental !== undefined) {
+          out.push(error(at(path), `several rows of source '${sourceName}' can map to one ${what}, but the source is incremental: rows of one ${what} may arrive in different runs, and combining needs them together`, "make the identity include the source key, or read this mapping from a source without incremental"))
+          return
+        }
         const missing = properties.filter((prop) => combineRuleFor(rules, prop) === undefined)
         if (missing.length > 0) {
           const left = sourceKey.filter((k) => !identity.includes(k))

@@ -48,7 +48,7 @@ export class PlanError extends Data.TaggedError("PlanError")<{
 }
 
 /** A unit stopped between batches because another step failed; internal, never reaches the user. */
-export class Stopped extends Data.TaggedError("Stopped")<{}> {}
+export class Stopped extends Data.TaggedError("Stopped")<Record<never, never>> {}
 
 /** Adds a hint to a run failure that has none (other failures pass unchanged). */
 export const withHint = <E>(e: E, hint: string): E => {

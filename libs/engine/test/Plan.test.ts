@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { loadPipeline } from "@polymath/dsl"
@@ -20,7 +23,9 @@ describe("compile", () => {
       expect(embed.unit.source.keyset.statement.text).toContain("pc.extractor_version = $1")
       expect(embed.unit.source.keyset.statement.params).toEqual(["batch-v2"])
       expect(embed.unit.source.keyset.pageSize).toBe(64)
-      expect(embed.unit.target).toEqual({ table: "passages", key: "passage_id", vector: "embedding", set: [{ column: "embedding_model", value: "bge-small-en-v1.5" }], force: false })
+      expect(embed.unit.target).toEqual({ table: "passages", key: "passage_id", vector: "embedding", set: [{ column: "embedding_model", value: "bge-small-en-v1.5" }] })
+      expect(embed.unit.force).toBe(false)
+      expect(embed.rows).toEqual({ onError: "fail", maxRejected: null })
       const graph = plan.steps[1]!
       if (graph.kind !== "graph") throw new Error("expected graph")
       expect(graph.constraints).toEqual([{ label: "Paper", key: ["doc_id"] }, { label: "Passage", key: ["passage_id"] }, { label: "Concept", key: ["name", "type"] }])
@@ -33,19 +38,69 @@ describe("compile", () => {
       ])
       const mentions = graph.units[4]!
       expect(mentions.kind === "relationships" && mentions.write).toEqual({
+        kind: "relationships",
         type: "MENTIONS",
         start: { label: "Passage", key: [{ property: "passage_id", column: "passage_id" }] },
         end: { label: "Concept", key: [{ property: "name", column: "concept_name" }, { property: "type", column: "concept_type" }] },
-        properties: [{ property: "confidence", column: "confidence", combine: "max" }]
+        key: [{ property: "extractor_version", column: "extractor_version" }],
+        properties: [{ property: "confidence", column: "confidence" }]
       })
-      expect(graph.lineage).toEqual({ extractor_version: "batch-v2" })
+      // One MENTIONS per (passage, concept, version): the identity covers the source key, so nothing folds.
+      expect(mentions.identity).toEqual(["passage_id", "concept_name", "concept_type", "extractor_version"])
+      expect(mentions.folded).toBe(false)
+      expect(mentions.mirror).toBe(true)
+      expect(graph.scope).toEqual({ property: "extractor_versions", value: "batch-v2" })
       expect(plan.checks.map((c) => c.query.kind)).toEqual(["sql", "sql", "cypher", "cypher", "cypher", "sql"])
-      expect(onlySteps(plan, ["sync_graph"]).steps.map((s) => s.name)).toEqual(["sync_graph"])
+      expect(plan.partial).toBe(false)
+      const only = onlySteps(plan, ["sync_graph"])
+      expect(only.steps.map((s) => s.name)).toEqual(["sync_graph"])
+      expect(only.partial).toBe(true)
     }))
 
   it.effect("--force reaches the vector target", () =>
     Effect.gen(function*() {
       const plan = compile(yield* loadPipeline("batch-v1", { env }), { force: true })
-      expect(plan.steps[0]!.kind === "embed" && plan.steps[0]!.unit.target.force).toBe(true)
+      expect(plan.steps[0]!.kind === "embed" && plan.steps[0]!.unit.force).toBe(true)
+    }))
+
+  it.effect("rows that map to one entity are read folded by identity, each property by its rule; no lineage means the pipeline's scope", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "plan-"))
+      writeFileSync(join(dir, "fold.yaml"), `pipeline: fold
+connections:
+  pg: { postgres: { dsn: "x" } }
+  graph: { neo4j: { uri: "bolt://h:1" } }
+sources:
+  passages:
+    connection: pg
+    key: passage_id
+    sql: SELECT passage_id, doc_id, title, year FROM passages
+steps:
+  sync:
+    on_error: skip
+    max_rejected: 5
+    graph:
+      connection: graph
+      nodes:
+        - { label: Paper, from: passages, key: doc_id, properties: [title, year], combine: { title: last, year: max } }
+        - { label: Passage, from: passages, key: passage_id }
+`)
+      const plan = compile(yield* loadPipeline("fold", { pipelinesDir: dir, env }))
+      const step = plan.steps[0]!
+      if (step.kind !== "graph") throw new Error("expected graph")
+      expect(step.rows).toEqual({ onError: "skip", maxRejected: 5 })
+      expect(step.scope).toEqual({ property: "pipelines", value: "fold" })
+      const [paper, passage] = step.units
+      expect(paper!.folded).toBe(true)
+      expect(paper!.source.keyset.key).toEqual(["doc_id"])
+      expect(paper!.source.keyset.fold).toEqual({
+        identity: ["doc_id"],
+        columns: [{ column: "title", rule: "last" }, { column: "year", rule: "max" }],
+        sourceKey: ["passage_id"]
+      })
+      expect(paper!.rawSource.keyset.fold).toBeNull()
+      expect(paper!.mirror).toBe(false)
+      expect(passage!.folded).toBe(false)
+      expect(passage!.source.keyset.fold).toBeNull()
     }))
 })

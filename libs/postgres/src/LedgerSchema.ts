@@ -103,6 +103,21 @@ SELECT to_regclass('polymath_etl.embeddings') IS NOT NULL
 // Per pool, so the ledger and the vector writer of one connector check the schema once between them.
 const ready = new WeakSet<pg.Pool>()
 
+/**
+ * Whether the `polymath_etl` tables exist in their current shape, without creating them:
+ * read paths that may run in a dry run (which writes nothing, not even the schema) treat
+ * a missing ledger as an empty one.
+ */
+export const ledgerSchemaReady = (pool: pg.Pool): Effect.Effect<boolean, PgError> =>
+  Effect.suspend(() => {
+    if (ready.has(pool)) return Effect.succeed(true)
+    return Effect.map(runQuery(pool, "looking for the polymath_etl ledger tables", READY), (check) => {
+      const ok = (check.rows[0] as { ready: boolean } | undefined)?.ready === true
+      if (ok) ready.add(pool)
+      return ok
+    })
+  })
+
 /** Creates (or upgrades) the `polymath_etl` tables on first use of a pool; later calls are free. */
 export const ensureLedgerSchema = (pool: pg.Pool): Effect.Effect<void, PgError> =>
   Effect.suspend(() => {

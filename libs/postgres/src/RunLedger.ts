@@ -14,7 +14,7 @@ import type {
   UnitCheckpoint,
   UnitCounts
 } from "@polymath/engine"
-import { ensureLedgerSchema } from "./LedgerSchema.ts"
+import { ensureLedgerSchema, ledgerSchemaReady } from "./LedgerSchema.ts"
 import { pgFailure, toPgError } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
 import { bytea, runQuery } from "./PgPool.ts"
@@ -381,7 +381,8 @@ export const makePgRunLedger = (pool: pg.Pool): RunLedger => {
 
   const lastCursor = (identity: RunIdentity, source: string, queryHash: string): Effect.Effect<string | null, PgError> =>
     Effect.gen(function*() {
-      yield* ensureSchema
+      // A dry run may ask before any run created the ledger; it must not create it.
+      if (!(yield* ledgerSchemaReady(pool))) return null
       const result = yield* runQuery(
         pool,
         `reading the cursor of source ${JSON.stringify(source)} of pipeline ${JSON.stringify(identity.pipeline)}`,

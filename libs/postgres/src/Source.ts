@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type pg from "pg"
-import type { DuplicateKey, KeysetSource, KeyTuple, NullKeyRows, Row, SourceDescription, SqlStatement, Value } from "@polymath/engine"
+import { foldedRowsColumn } from "@polymath/engine"
+import type { DuplicateKey, KeysetSource, KeyTuple, NullKeyRows, Row, SourceDescription, SourceFold, SqlStatement, Value } from "@polymath/engine"
 import { quoteIdent } from "./Identifier.ts"
 import { pgFailure } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
@@ -53,11 +54,8 @@ export const describeStatement = (pool: pg.Pool, label: string, statement: SqlSt
   Effect.map(probe(pool, `describing a query on ${label}`, statement), (fields) => ({ columns: fields.map((f) => f.name) }))
 
 const validateSource = (source: KeysetSource): Effect.Effect<void, PgError> => {
-  // Read structurally: folding (GROUP BY identity) is a port feature this connector does not
-  // implement yet, and reading unfolded rows in its place would write duplicates silently.
-  const fold = (source as { readonly fold?: unknown }).fold
-  if (fold !== undefined && fold !== null) {
-    return Effect.fail(pgFailure("UnsupportedSource", `${sourceLabel(source)}: folded sources are not supported by the Postgres connector yet`))
+  if (source.fold !== null && source.fold.identity.join("\u0000") !== source.key.join("\u0000")) {
+    return Effect.fail(pgFailure("InvalidSource", `${sourceLabel(source)}: a folded source is keyed by its identity`))
   }
   if (source.key.length === 0) return Effect.fail(pgFailure("InvalidSource", `${sourceLabel(source)} has no key columns`))
   if (!Number.isSafeInteger(source.pageSize) || source.pageSize <= 0) {
@@ -85,6 +83,14 @@ export const planSource = (pool: pg.Pool, source: KeysetSource): Effect.Effect<S
         "42703"
       )
     }
+    const missingFolded = (source.fold?.columns ?? []).map((c) => c.column).concat(source.fold?.sourceKey ?? []).filter((c) => !types.has(c))
+    if (missingFolded.length > 0) {
+      return yield* pgFailure(
+        "UndefinedColumn",
+        `${sourceLabel(source)} has no column ${[...new Set(missingFolded)].map((k) => JSON.stringify(k)).join(", ")} (columns: ${columns})`,
+        "42703"
+      )
+    }
     if (source.cursor !== null && !types.has(source.cursor.column)) {
       return yield* pgFailure(
         "UndefinedColumn",
@@ -102,15 +108,34 @@ export const planSource = (pool: pg.Pool, source: KeysetSource): Effect.Effect<S
       params.push(lowerBound)
       conditions.push(`${cursorCol} >= $${params.length}`)
     }
+    const where = `${asSubquery(source.statement)} WHERE ${conditions.join(" AND ")}`
     return {
       source,
-      from: `(SELECT * FROM ${asSubquery(source.statement)} WHERE ${conditions.join(" AND ")}) AS src`,
+      from: source.fold === null ? `(SELECT * FROM ${where}) AS src` : `(${foldedSelect(source.fold, cols, where)}) AS src`,
       params,
       cols,
       cursorCol,
       rendered: source.key.map((k, i) => TIME_KEY_RENDER.get(types.get(k) ?? 0)?.(cols[i] as string) ?? null)
     }
   })
+
+/**
+ * One row per identity: each carried column folded by its rule over the identity's rows
+ * (first / last in source key order, greatest / smallest value ignoring NULLs), plus
+ * how many source rows it stands for. Window functions rather than aggregates, so any
+ * column type folds (arrays, json, uuid), not only those with max/min.
+ */
+const foldedSelect = (fold: SourceFold, ids: ReadonlyArray<string>, where: string): string => {
+  const partition = `PARTITION BY ${ids.join(", ")}`
+  const keyOrder = (dir: "ASC" | "DESC") => fold.sourceKey.map((k) => `src.${quoteIdent(k)} ${dir}`).join(", ")
+  const carried = fold.columns.map(({ column, rule }) => {
+    const col = `src.${quoteIdent(column)}`
+    const order = rule === "first" ? keyOrder("ASC") : rule === "last" ? keyOrder("DESC") : `${col} ${rule === "max" ? "DESC" : "ASC"} NULLS LAST, ${keyOrder("ASC")}`
+    return `first_value(${col}) OVER (${partition} ORDER BY ${order}) AS ${quoteIdent(column)}`
+  })
+  return `SELECT DISTINCT ON (${ids.join(", ")}) ${[...ids, ...carried, `count(*) OVER (${partition}) AS ${quoteIdent(foldedRowsColumn)}`].join(", ")}
+    FROM ${where} ORDER BY ${ids.join(", ")}`
+}
 
 /** `src.*` plus one hidden column per date/time key, which `keyOf` reads and `stripHidden` removes. */
 export const selectWithKeys = (plan: SourcePlan): string =>

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import type pg from "pg"
 import type { EmbedStatus, Value, VectorBatch, VectorTarget, VectorTargetInfo } from "@polymath/engine"
 import { quoteIdent, quoteQualified } from "./Identifier.ts"
-import { ensureLedgerSchema } from "./LedgerSchema.ts"
+import { ensureLedgerSchema, ledgerSchemaReady } from "./LedgerSchema.ts"
 import { pgFailure } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
 import { bytea, runQuery } from "./PgPool.ts"
@@ -116,7 +116,10 @@ export const makeVectorWriter = (pool: pg.Pool): VectorWriter => {
     Effect.gen(function*() {
       if (items.length === 0) return []
       const info = yield* resolve(target)
-      yield* ensureLedgerSchema(pool)
+      // Without a ledger yet (a dry run before any run) nothing was recorded: no vector is fresh.
+      const state = (yield* ledgerSchemaReady(pool))
+        ? "polymath_etl.embeddings"
+        : "(SELECT NULL::text AS target, NULL::text AS key, NULL::text AS model, NULL::bytea AS text_hash WHERE false)"
       const key = quoteIdent(target.key)
       const result = yield* runQuery(
         pool,
@@ -129,7 +132,7 @@ export const makeVectorWriter = (pool: pg.Pool): VectorWriter => {
                 END AS status
            FROM unnest($1::${info.keyType}[], $2::bytea[]) WITH ORDINALITY AS i(id, hash, ord)
            LEFT JOIN ${quoteQualified(target.table)} AS t ON t.${key} = i.id
-           LEFT JOIN polymath_etl.embeddings AS e ON e.target = $3::text AND e.key = i.id::text
+           LEFT JOIN ${state} AS e ON e.target = $3::text AND e.key = i.id::text
           GROUP BY i.ord
           ORDER BY i.ord`,
         [items.map((it) => it.id), items.map((it) => bytea(it.hash)), info.stateTarget, model]

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import type { KeysetSource, KeyTuple, Page, SourceCursor } from "@polymath/engine"
+import { foldedRowsColumn } from "@polymath/engine"
+import type { KeysetSource, SourceFold, KeyTuple, Page, SourceCursor } from "@polymath/engine"
 import { makePgConnector } from "../src/PgConnector.ts"
 import { createScratchSchema, dropScratchSchema, testDsn, withAdmin } from "./support.ts"
 
@@ -228,14 +229,41 @@ describe("keyset pages", () => {
       expect(bad.reason).toBe("InvalidCheckpoint")
     }))
 
-  it.effect("a folded source is refused rather than read unfolded", () =>
+  it.effect("a folded source yields one row per identity, folding each column by its rule, with its row count", () =>
     Effect.gen(function*() {
       const c = yield* connector()
-      const fold = { identity: ["person_id"], columns: [{ column: "movie_id", rule: "max" }], sourceKey: ["person_id", "movie_id"] }
-      const folded = { ...source(`SELECT * FROM "${schema}".roles`, ["person_id"], 2, [], null, "roles"), fold } as KeysetSource
-      const e = yield* Effect.flip(collect(c.pages(folded, null)))
-      expect(e).toMatchObject({ reason: "UnsupportedSource", isRetryable: false })
-      expect((yield* Effect.flip(c.count(folded))).reason).toBe("UnsupportedSource")
+      const fold: SourceFold = {
+        identity: ["person_id"],
+        columns: [{ column: "movie_id", rule: "max" }, { column: "first_movie", rule: "first" }, { column: "last_movie", rule: "last" }, { column: "least", rule: "min" }],
+        sourceKey: ["person_id", "movie_id"]
+      }
+      const text = `SELECT person_id, movie_id, movie_id AS first_movie, movie_id AS last_movie,
+        CASE WHEN movie_id = 10 THEN NULL ELSE movie_id END AS least FROM "${schema}".roles`
+      const folded: KeysetSource = { ...source(text, ["person_id"], 2, [], null, "roles"), fold }
+      expect(yield* c.count(folded)).toBe(7)
+      const rows = (yield* collect(c.pages(folded, null))).flatMap((p) => p.rows)
+      const byPerson = Object.fromEntries(rows.map((r) => [String(r["person_id"]), [r["movie_id"], r["first_movie"], r["last_movie"], r["least"], r[foldedRowsColumn]].map(String)]))
+      expect(byPerson).toEqual({
+        // max, first and last in (person_id, movie_id) order, min ignoring NULL, rows folded
+        "1": ["10", "10", "10", "null", "1"],
+        "2": ["11", "10", "11", "11", "2"],
+        "3": ["12", "12", "12", "12", "1"],
+        "4": ["13", "10", "13", "11", "4"],
+        "5": ["14", "14", "14", "14", "1"],
+        "6": ["15", "10", "15", "15", "2"],
+        "7": ["20", "16", "20", "16", "5"]
+      })
+      // Resuming inside the folded stream yields every remaining identity once.
+      const rest = (yield* collect(c.pages(folded, ["4"]))).flatMap((p) => p.rows.map((r) => String(r["person_id"])))
+      expect(rest).toEqual(["5", "6", "7"])
+      // Rows whose identity is NULL are not folded into a NULL group: they are reported like NULL keys.
+      const holes: KeysetSource = {
+        ...source(`SELECT id, label FROM "${schema}".holes`, ["id"], 10, [], null, "holes"),
+        fold: { identity: ["id"], columns: [{ column: "label", rule: "last" }], sourceKey: ["label"] }
+      }
+      const nulls = yield* c.nullKeys(holes, 10)
+      expect(nulls.count).toBe(1)
+      expect((yield* collect(c.pages(holes, null))).flatMap((p) => p.rows.map((r) => r["id"]))).toEqual([1n, 2n, 3n])
     }))
 
   it.effect("taking the first page reads only one page", () =>
