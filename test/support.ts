@@ -20,17 +20,17 @@ export const dsnFor = (db: string): string => {
   return url.toString()
 }
 
-/** Drops and recreates the e2e database with pgvector. */
-export const resetDatabase = async (): Promise<void> => {
+/** Drops and recreates a database with pgvector (default: the e2e database). */
+export const resetDatabase = async (db: string = e2eDatabase): Promise<void> => {
   await withClient(baseDsn(), async (c) => {
-    await exec(c, `DROP DATABASE IF EXISTS ${e2eDatabase} WITH (FORCE)`)
-    await exec(c, `CREATE DATABASE ${e2eDatabase}`)
+    await exec(c, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)
+    await exec(c, `CREATE DATABASE ${db}`)
   })
-  await withClient(dsnFor(e2eDatabase), (c) => exec(c, "CREATE EXTENSION IF NOT EXISTS vector"))
+  await withClient(dsnFor(db), (c) => exec(c, "CREATE EXTENSION IF NOT EXISTS vector"))
 }
 
-/** Environment for child processes: the e2e database and the stack's Neo4j. */
-export const e2eEnv = (): NodeJS.ProcessEnv => ({ ...process.env, POSTGRES_DSN: dsnFor(e2eDatabase) })
+/** Environment for child processes: a database of the stack (default: the e2e one) and the stack's Neo4j. */
+export const e2eEnv = (db: string = e2eDatabase): NodeJS.ProcessEnv => ({ ...process.env, POSTGRES_DSN: dsnFor(db) })
 
 export interface Exited {
   readonly code: number | null
@@ -62,16 +62,20 @@ export const loadFixtures = async (): Promise<void> => {
   if (r.code !== 0) throw new Error(`fixtures failed: ${r.stderr}`)
 }
 
-/** One scalar from the e2e database. */
-export const pgScalar = (sql: string, params: ReadonlyArray<unknown> = []): Promise<number> =>
-  withClient(dsnFor(e2eDatabase), async (c) => {
+/** One scalar from a database (default: the e2e one). */
+export const pgScalar = (sql: string, params: ReadonlyArray<unknown> = [], db: string = e2eDatabase): Promise<number> =>
+  withClient(dsnFor(db), async (c) => {
     const rows = await queryRows(c, sql, params as Array<unknown>)
     return Number(Object.values(rows[0] ?? {})[0])
   })
 
-/** Rows from the e2e database. */
-export const pgRows = (sql: string, params: ReadonlyArray<unknown> = []) =>
-  withClient(dsnFor(e2eDatabase), (c) => queryRows(c, sql, params as Array<unknown>))
+/** Rows from a database (default: the e2e one). */
+export const pgRows = (sql: string, params: ReadonlyArray<unknown> = [], db: string = e2eDatabase) =>
+  withClient(dsnFor(db), (c) => queryRows(c, sql, params as Array<unknown>))
+
+/** Runs statements on a database (default: the e2e one). */
+export const pgExec = (sql: string, params: ReadonlyArray<unknown> = [], db: string = e2eDatabase) =>
+  withClient(dsnFor(db), (c) => queryRows(c, sql, params as Array<unknown>))
 
 const neo4jOptions = () => ({
   name: "test",
@@ -94,9 +98,29 @@ export const cypherScalar = async (query: string, params: Record<string, unknown
   return Number(Object.values(rows[0] ?? {})[0])
 }
 
-/** Removes what the pipelines write to Neo4j (other tests use their own labels). */
-export const resetGraph = (): Promise<void> =>
+/** Removes the nodes of the given labels (default: what the batch pipelines write) and their relationships. */
+export const resetGraph = (labels: ReadonlyArray<string> = ["Paper", "Passage", "Concept"]): Promise<void> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const driver = yield* acquireNeo4jDriver(neo4jOptions())
-    yield* driver.run("reset", "MATCH (n) WHERE n:Paper OR n:Passage OR n:Concept CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS")
+    yield* driver.run("reset", "MATCH (n) WHERE any(l IN labels(n) WHERE l IN $labels) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS", { labels })
   })))
+
+/**
+ * Every node of the labels and every relationship between them, with all properties
+ * (stamps included), in a stable order: two dumps are equal only when nothing was written.
+ */
+export const graphDump = async (labels: ReadonlyArray<string>): Promise<string> => {
+  const nodes = await cypher(
+    "MATCH (n) WHERE any(l IN labels(n) WHERE l IN $labels) RETURN [l IN labels(n) | l] AS labels, properties(n) AS p, elementId(n) AS id",
+    { labels } as never
+  )
+  const rels = await cypher(
+    `MATCH (a)-[r]->(b) WHERE any(l IN labels(a) WHERE l IN $labels) AND any(l IN labels(b) WHERE l IN $labels)
+     RETURN elementId(a) AS a, type(r) AS t, properties(r) AS p, elementId(r) AS id, elementId(b) AS b`,
+    { labels } as never
+  )
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v !== null && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : typeof v === "bigint" ? `${v}n` : v
+  const lines = [...nodes, ...rels].map((r) => JSON.stringify(canon(r)))
+  return lines.sort().join("\n")
+}

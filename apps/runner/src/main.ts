@@ -124,7 +124,7 @@ const main = (argv: ReadonlyArray<string>) =>
       const e = Cause.squash(cause)
       if (e instanceof SpecError) return err(e.message).pipe(Effect.as(ExitCode.invalid))
       if (e instanceof PlanError) return err(`the pipeline does not fit the databases or models:\n${e.problems.map((p) => `  - ${p}`).join("\n")}`).pipe(Effect.as(ExitCode.invalid))
-      if (e instanceof StepError || e instanceof DataError) return err(`error: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ""}`).pipe(Effect.as(ExitCode.failed))
+      if (e instanceof StepError || e instanceof DataError) return err(`error: ${e.message}${e.hint ? e.hint.split("\n").map((h) => `\nhint: ${h}`).join("") : ""}`).pipe(Effect.as(ExitCode.failed))
       const failure = Cause.findErrorOption(cause)
       if (failure._tag === "Some" && typeof (failure.value as { message?: unknown }).message === "string") {
         return err(`error: ${(failure.value as { message: string }).message}`).pipe(Effect.as(ExitCode.failed))

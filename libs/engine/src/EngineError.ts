@@ -50,11 +50,10 @@ export class PlanError extends Data.TaggedError("PlanError")<{
 /** A unit stopped between batches because another step failed; internal, never reaches the user. */
 export class Stopped extends Data.TaggedError("Stopped")<Record<never, never>> {}
 
-/** Adds a hint to a run failure that has none (other failures pass unchanged). */
+/** Adds a hint to a run failure, after any it has (other failures pass unchanged). */
 export const withHint = <E>(e: E, hint: string): E => {
-  if (e instanceof StepError && e.hint === undefined) {
-    return new StepError({ context: e.context, reason: e.reason, isRetryable: e.isRetryable, detail: e.detail, hint }) as E
-  }
-  if (e instanceof DataError && e.hint === undefined) return new DataError({ context: e.context, detail: e.detail, hint }) as E
+  const joined = (before: string | undefined) => (before === undefined ? hint : `${before}\n${hint}`)
+  if (e instanceof StepError) return new StepError({ context: e.context, reason: e.reason, isRetryable: e.isRetryable, detail: e.detail, hint: joined(e.hint) }) as E
+  if (e instanceof DataError) return new DataError({ context: e.context, detail: e.detail, hint: joined(e.hint) }) as E
   return e
 }

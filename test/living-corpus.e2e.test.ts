@@ -1,0 +1,320 @@
+/**
+ * The corpus lives: extractor versions that coexist whatever order they run in (or both
+ * at once), edits and deletions that propagate, re-runs that write nothing, bad rows
+ * that are rejected by policy and listed, resumes that are trusted only against the
+ * same stores, and source contracts checked before anything is written. On a small
+ * corpus (24 passages) in its own database, through the runner CLI as a user runs it.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { beforeAll, describe, expect, it } from "vitest"
+import { loadSmallCorpus, passageId } from "./corpus.ts"
+import { cypher, cypherScalar, e2eEnv, graphDump, pgExec, pgRows, pgScalar, resetDatabase, resetGraph, run, runner } from "./support.ts"
+
+const db = "polymath_living"
+const labels = ["Paper", "Passage", "Concept"]
+const model = ["--set", "model=bge-small-en-v1.5-q"]
+const env = () => e2eEnv(db)
+const cli = (...args: ReadonlyArray<string>) => run(runner(...args, ...model), env())
+const sql = (text: string, params: ReadonlyArray<unknown> = []) => pgRows(text, params, db)
+const scalar = (text: string, params: ReadonlyArray<unknown> = []) => pgScalar(text, params, db)
+
+const fresh = async () => {
+  await resetDatabase(db)
+  await loadSmallCorpus(db)
+  await resetGraph(labels)
+}
+
+// Pipeline variants live beside a copy of batch-v1.yaml so that `extends: batch-v1` resolves.
+const dir = mkdtempSync(join(tmpdir(), "living-"))
+copyFileSync("pipelines/batch-v1.yaml", join(dir, "batch-v1.yaml"))
+copyFileSync("pipelines/batch-v2.yaml", join(dir, "batch-v2.yaml"))
+const variant = (name: string, body: string): string => {
+  const file = join(dir, `${name}.yaml`)
+  writeFileSync(file, `pipeline: ${name}\nextends: batch-v1\n${body}`)
+  return `--pipeline=${file}`
+}
+
+interface Report {
+  readonly resumed: boolean
+  readonly units: ReadonlyArray<{ unit: string; read: number; created: number; updated: number; unchanged: number; deleted: number; rejected: number }>
+}
+const withReport = async (...args: ReadonlyArray<string>) => {
+  const file = join(dir, `report-${Math.random().toString(36).slice(2)}.json`)
+  const r = await cli(...args, "--json", file)
+  return { ...r, report: r.code === 0 || r.code === 3 || r.code === 4 ? (JSON.parse(readFileSync(file, "utf8")) as Report) : null }
+}
+const unit = (report: Report | null, name: string) => report!.units.find((u) => u.unit.endsWith(name) || u.unit === name)!
+
+/** Each version's mentions as Postgres says (one per pair, the best confidence) and as the graph holds them. */
+const mentionsOf = async (version: string) => {
+  const pg = await sql(
+    `SELECT passage_id::text AS p, concept_name AS n, concept_type AS t, max(confidence) AS c
+       FROM passage_concepts WHERE extractor_version = $1 GROUP BY 1, 2, 3`,
+    [version]
+  )
+  const graph = await cypher(
+    `MATCH (p:Passage)-[m:MENTIONS {extractor_version: $v}]->(c:Concept)
+     RETURN p.passage_id AS p, c.name AS n, c.type AS t, m.confidence AS c, m.extractor_versions AS scopes`,
+    { v: version } as never
+  )
+  const key = (r: Record<string, unknown>) => JSON.stringify([r["p"], r["n"], r["t"], Number(r["c"])])
+  return {
+    pg: pg.map(key).sort(),
+    graph: graph.map(key).sort(),
+    scopes: [...new Set(graph.map((r) => JSON.stringify(r["scopes"])))]
+  }
+}
+
+const expectVersionsExact = async () => {
+  for (const version of ["batch-v1", "batch-v2"]) {
+    const m = await mentionsOf(version)
+    expect(m.pg.length).toBeGreaterThan(0)
+    // Exactly this version's pairs, each with this version's confidence, each in this version's scope only.
+    expect(m.graph).toEqual(m.pg)
+    expect(m.scopes).toEqual([JSON.stringify([version])])
+  }
+  // Passages both versions mention hold both scopes; the others only their own.
+  const shared = await scalar(`SELECT count(*) FROM (SELECT passage_id FROM passage_concepts GROUP BY passage_id HAVING count(DISTINCT extractor_version) = 2) s`)
+  expect(shared).toBeGreaterThan(0)
+  expect(await cypherScalar("MATCH (p:Passage) WHERE 'batch-v1' IN p.extractor_versions AND 'batch-v2' IN p.extractor_versions RETURN count(p)")).toBe(shared)
+  expect(await cypherScalar("MATCH (p:Passage) RETURN count(p)")).toBe(await scalar("SELECT count(DISTINCT passage_id) FROM passage_concepts"))
+  for (const pipeline of ["batch-v1", "batch-v2"]) {
+    const v = await run(runner("verify", `--pipeline=${join(dir, `${pipeline}.yaml`)}`, ...model), env())
+    expect(v.stdout, pipeline).toContain("all 6 checks passed")
+    expect(v.code).toBe(0)
+  }
+}
+
+const v1 = `--pipeline=${join(dir, "batch-v1.yaml")}`
+const v2 = `--pipeline=${join(dir, "batch-v2.yaml")}`
+
+describe("extractor versions coexist", () => {
+  it("batch-v1 then batch-v2: both verify, each version's MENTIONS carry exactly its own confidences", async () => {
+    await fresh()
+    expect((await cli("run", v1)).code).toBe(0)
+    expect((await cli("run", v2)).code).toBe(0)
+    await expectVersionsExact()
+  })
+
+  it("batch-v2 then batch-v1: the same graph", async () => {
+    await fresh()
+    expect((await cli("run", v2)).code).toBe(0)
+    expect((await cli("run", v1)).code).toBe(0)
+    await expectVersionsExact()
+  })
+
+  it("both started at the same moment: the same graph, no duplicate relationship, no lost scope", async () => {
+    await fresh()
+    const [a, b] = await Promise.all([cli("run", v1), cli("run", v2)])
+    expect(a.stderr + a.stdout).toContain("all 6 checks passed")
+    expect(b.stderr + b.stdout).toContain("all 6 checks passed")
+    expect([a.code, b.code]).toEqual([0, 0])
+    await expectVersionsExact()
+    expect(await cypherScalar(`MATCH (a:Passage)-[r:MENTIONS]->(b:Concept) WITH a, b, r.extractor_version AS v, count(r) AS n WHERE n > 1 RETURN count(*)`)).toBe(0)
+    expect(await cypherScalar(`MATCH (a:Passage)-[r:FROM_PAPER]->(b:Paper) WITH a, b, count(r) AS n WHERE n > 1 RETURN count(*)`)).toBe(0)
+  })
+})
+
+describe("the corpus lives", () => {
+  beforeAll(fresh)
+  const vectors = () => sql("SELECT passage_id::text AS id, embedding::text AS v FROM passages WHERE embedding IS NOT NULL ORDER BY 1")
+  const pgDump = async () => JSON.stringify([await vectors(), await sql("SELECT * FROM polymath_etl.embeddings ORDER BY target, key")])
+
+  it("a re-run over unchanged data writes nothing in either store (dumps before and after are equal)", async () => {
+    const first = await withReport("run", v1)
+    expect(first.code).toBe(0)
+    expect(unit(first.report, "embed_passages")).toMatchObject({ read: 16, created: 16, updated: 0, unchanged: 0 })
+    const graphBefore = await graphDump(labels)
+    const pgBefore = await pgDump()
+    const again = await withReport("run", v1)
+    expect(again.code).toBe(0)
+    for (const u of again.report!.units) {
+      expect(u, u.unit).toMatchObject({ created: 0, updated: 0, deleted: 0, rejected: 0 })
+      expect(u.unchanged, u.unit).toBe(u.read)
+    }
+    expect(await graphDump(labels)).toBe(graphBefore)
+    expect(await pgDump()).toBe(pgBefore)
+  })
+
+  it("an edited passage text re-embeds exactly that passage and updates its node", async () => {
+    const before = await vectors()
+    const edited = passageId(5)
+    await pgExec("UPDATE passages SET passage_text = 'Edited: ' || passage_text WHERE passage_id = $1", [edited], db)
+    const r = await withReport("run", v1)
+    expect(r.code).toBe(0)
+    expect(unit(r.report, "embed_passages")).toMatchObject({ read: 16, created: 0, updated: 1, unchanged: 15 })
+    expect(unit(r.report, "Passage")).toMatchObject({ updated: 1, unchanged: 15 })
+    const after = await vectors()
+    const changed = after.filter((a, i) => a["v"] !== before[i]!["v"]).map((a) => a["id"])
+    expect(changed).toEqual([edited])
+    expect(await cypherScalar("MATCH (p:Passage {passage_id: $id}) WHERE p.text_preview STARTS WITH 'Edited: ' RETURN count(p)", { id: edited } as never)).toBe(1)
+  })
+
+  it("a failed run removes nothing; the next complete run removes a deleted mention and a deleted paper", async () => {
+    // Delete one mention row and a whole paper (its passages and their mentions).
+    const [gone] = await sql(`SELECT passage_id::text AS p, concept_name AS n FROM passage_concepts
+      WHERE extractor_version = 'batch-v1' AND passage_id = $1 ORDER BY concept_name LIMIT 1`, [passageId(2)])
+    await pgExec("DELETE FROM passage_concepts WHERE passage_id = $1 AND concept_name = $2", [gone!["p"], gone!["n"]], db)
+    const paper = await scalar("SELECT count(*) FROM passages WHERE doc_id = (SELECT doc_id FROM passages WHERE passage_id = $1)", [passageId(12)])
+    expect(paper).toBe(4)
+    await pgExec(`DELETE FROM passage_concepts WHERE passage_id IN (SELECT passage_id FROM passages WHERE doc_id = (SELECT doc_id FROM passages WHERE passage_id = $1))`, [passageId(12)], db)
+    const doc = (await sql("SELECT doc_id::text AS d FROM passages WHERE passage_id = $1", [passageId(12)]))[0]!["d"]
+    await pgExec("DELETE FROM passages WHERE doc_id = $1", [doc], db)
+    await pgExec("DELETE FROM documents WHERE doc_id = $1", [doc], db)
+    // Give the embed step work, and make the run fail half-way beside it: a passage without a
+    // paper stops FROM_PAPER after the nodes were written.
+    await pgExec("UPDATE passages SET passage_text = passage_text || ' (revised)' WHERE passage_id = ANY($1::uuid[])", [[6, 7, 8, 9, 10, 11].map(passageId)], db)
+    await pgExec("ALTER TABLE passages DROP CONSTRAINT passages_doc_id_fkey", [], db)
+    await pgExec("UPDATE passages SET doc_id = NULL WHERE passage_id = $1", [passageId(1)], db)
+    const failed = await cli("run", v1)
+    expect(failed.code).toBe(1)
+    expect(failed.stderr).toContain(`passage_id="${passageId(1)}": column doc_id (end Paper.doc_id of FROM_PAPER) is NULL`)
+    expect(failed.stderr).not.toMatch(/\n\s+at /)
+    // Nothing was removed after the failed run.
+    expect(await cypherScalar("MATCH (p:Paper {doc_id: $d}) RETURN count(p)", { d: doc } as never)).toBe(1)
+    expect(await cypherScalar("MATCH (:Passage {passage_id: $p})-[m:MENTIONS]->(:Concept {name: $n}) RETURN count(m)", { p: gone!["p"], n: gone!["n"] } as never)).toBe(1)
+    // The embed step beside it was not cut off mid-batch: every vector the failed run wrote is in its checkpoint.
+    const failedRun = (await sql("SELECT run_id::text AS id, status FROM polymath_etl.runs ORDER BY started_at DESC LIMIT 1"))[0]!
+    expect(failedRun["status"]).toBe("failed")
+    const written = await scalar("SELECT count(*) FROM polymath_etl.embeddings WHERE run_id = $1", [failedRun["id"]])
+    const checkpointed = await scalar(`SELECT coalesce(sum((counts->>'created')::int + (counts->>'updated')::int), 0)
+      FROM polymath_etl.run_units WHERE unit = 'embed_passages' AND run_id = $1`, [failedRun["id"]])
+    expect(written).toBe(checkpointed)
+
+    await pgExec("UPDATE passages SET doc_id = $1 WHERE passage_id = $2", [(await sql("SELECT doc_id::text AS d FROM passages WHERE passage_id = $1", [passageId(0)]))[0]!["d"], passageId(1)], db)
+    const r = await withReport("run", v1)
+    expect(r.code).toBe(0)
+    expect(r.report!.resumed).toBe(true)
+    expect(await cypherScalar("MATCH (p:Paper {doc_id: $d}) RETURN count(p)", { d: doc } as never)).toBe(0)
+    expect(await cypherScalar("MATCH (p:Passage) WHERE p.passage_id IN $ids RETURN count(p)", { ids: [12, 13, 14, 15].map(passageId) } as never)).toBe(0)
+    expect(await cypherScalar("MATCH (:Passage {passage_id: $p})-[m:MENTIONS]->(:Concept {name: $n}) RETURN count(m)", { p: gone!["p"], n: gone!["n"] } as never)).toBe(0)
+    expect(unit(r.report, "MENTIONS").deleted).toBe(1 + 12)
+    expect(unit(r.report, "Paper").deleted).toBe(1)
+    // The moved passage now hangs off its new paper only.
+    expect(await cypherScalar("MATCH (:Passage {passage_id: $p})-[f:FROM_PAPER]->(:Paper) RETURN count(f)", { p: passageId(1) } as never)).toBe(1)
+  })
+
+  it("a run against reset stores is not resumed, and says why; a resumed run that fails says how to start over", async () => {
+    await pgExec("UPDATE passages SET doc_id = NULL WHERE passage_id = $1", [passageId(3)], db)
+    expect((await cli("run", v1)).code).toBe(1)
+    const again = await cli("run", v1)
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain("--no-resume starts over")
+    // Someone empties the graph; the checkpoints no longer describe it.
+    await resetGraph(labels)
+    await pgExec("UPDATE passages SET doc_id = (SELECT doc_id FROM passages WHERE passage_id = $2) WHERE passage_id = $1", [passageId(3), passageId(0)], db)
+    const r = await withReport("run", v1)
+    expect(r.stderr).toMatch(/not resuming run [0-9a-f-]{36}: the graph holds 0 of the \d+ entities its checkpoints say sync_graph\/nodes\[0\]:Paper wrote; starting over/)
+    expect(r.code).toBe(0)
+    expect(r.report!.resumed).toBe(false)
+    expect(unit(r.report, "Passage").created).toBe(12)
+    expect(await cypherScalar("MATCH (p:Passage) RETURN count(p)")).toBe(12)
+  })
+})
+
+describe("source contracts and bad rows", () => {
+  beforeAll(fresh)
+
+  it("a key column the query does not return fails before any write (validate names file:line:col when it can tell)", async () => {
+    const unknown = variant("nokey", `sources:
+  papers:
+    connection: pg
+    key: paper_id
+    sql: SELECT DISTINCT d.doc_id, d.title, d.year, d.doi FROM documents d
+`)
+    const lint = await run(runner("validate", unknown), env())
+    expect(lint.code).toBe(2)
+    expect(lint.stderr).toMatch(/nokey\.yaml:6:10: source 'papers' does not return column 'paper_id' \(its key\)/)
+    // Named in the query but not returned: only the live check can tell, and it does before writing.
+    const aliased = variant("aliased", `sources:
+  papers:
+    connection: pg
+    key: doc_id
+    sql: SELECT DISTINCT d.doc_id AS id, d.title, d.year, d.doi FROM documents d
+`)
+    const r = await cli("run", aliased)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("source papers returns no column 'doc_id'")
+    expect(await scalar("SELECT count(*) FROM passages WHERE embedding IS NOT NULL")).toBe(0)
+    expect(await cypherScalar("MATCH (n) WHERE n:Paper OR n:Passage OR n:Concept RETURN count(n)")).toBe(0)
+  })
+
+  it("a key that is not unique fails naming the source and the key; plan reports it; no row is silently dropped", async () => {
+    const dup = variant("dupkey", `sources:
+  mentions:
+    connection: pg
+    key: passage_id
+    page_size: 2
+    sql: |
+      SELECT passage_id, concept_name, concept_type, extractor_version, max(confidence) AS confidence
+      FROM passage_concepts WHERE extractor_version = :extractor_version
+      GROUP BY passage_id, concept_name, concept_type, extractor_version
+`)
+    const plan = await cli("plan", dup)
+    expect(plan.code).toBe(0)
+    expect(plan.stdout).toMatch(/the key of source mentions is not unique, e\.g\. \S+ \(3 rows\)/)
+    const r = await cli("run", dup, "--only", "sync_graph")
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`source "mentions": key (passage_id) is not unique: passage_id=${passageId(0)} occurs more than once`)
+  })
+
+  it("NULL, empty and whitespace-only texts: under fail the error names each; under skip they are rejected, listed, recorded, and the run exits 4", async () => {
+    const texts = `sources:
+  passages_to_embed:
+    connection: pg
+    key: passage_id
+    sql: |
+      SELECT p.passage_id,
+             CASE p.passage_id WHEN '${passageId(0)}' THEN NULL WHEN '${passageId(1)}' THEN '' WHEN '${passageId(2)}' THEN '  ' || chr(9) || ' ' ELSE p.passage_text END AS passage_text
+      FROM passages p WHERE p.passage_id IN (SELECT passage_id FROM passage_concepts WHERE extractor_version = :extractor_version)
+`
+    const failing = await cli("run", variant("badtexts", texts), "--only", "embed_passages")
+    expect(failing.code).toBe(1)
+    expect(failing.stderr).toContain(`3 rows cannot be written`)
+    expect(failing.stderr).toContain(`passage_id="${passageId(0)}": passage_text is NULL`)
+    expect(failing.stderr).toContain(`passage_id="${passageId(1)}": passage_text is empty`)
+    expect(failing.stderr).toContain(`passage_id="${passageId(2)}": passage_text is only whitespace`)
+    expect(failing.stderr).toContain("hint: fix the source rows, or set on_error: skip")
+    expect(await scalar("SELECT count(*) FROM passages WHERE embedding IS NOT NULL")).toBe(0)
+
+    const skipping = variant("skiptexts", `${texts}steps:
+  embed_passages:
+    on_error: skip
+    embed:
+      from: passages_to_embed
+      text: passage_text
+      model: \${params.model}
+      into: { table: passages, key: passage_id, vector: embedding, set: { embedding_model: "\${params.model}" } }
+`)
+    const r = await withReport("run", skipping, "--only", "embed_passages")
+    expect(r.code).toBe(4)
+    expect(r.stdout).toContain("rejected rows: 3")
+    expect(r.stdout).toContain(`passage_text is only whitespace`)
+    expect(unit(r.report, "embed_passages")).toMatchObject({ read: 16, created: 13, rejected: 3 })
+    const recorded = await sql("SELECT key->>0 AS k, reason FROM polymath_etl.rejected_rows ORDER BY key->>0")
+    expect(recorded).toEqual([
+      { k: passageId(0), reason: "passage_text is NULL" },
+      { k: passageId(1), reason: "passage_text is empty" },
+      { k: passageId(2), reason: "passage_text is only whitespace" }
+    ])
+    // max_rejected bounds how much a run may skip.
+    const bounded = await cli("run", variant("boundtexts", readFileSync(join(dir, "skiptexts.yaml"), "utf8").split("\n").slice(2).join("\n").replace("on_error: skip", "on_error: skip\n    max_rejected: 2")), "--only", "embed_passages", "--no-resume")
+    expect(bounded.code).toBe(1)
+    expect(bounded.stderr).toContain("has rejected 3 rows, more than its max_rejected (2)")
+  })
+
+  it("verify runs SQL checks read-only: a writing check fails and writes nothing", async () => {
+    const rows = await scalar("SELECT count(*) FROM passage_concepts")
+    const writing = variant("writingcheck", `verify:
+  - name: sneaky
+    sql: WITH d AS (DELETE FROM passage_concepts RETURNING 1) SELECT count(*) FROM d
+    expect: { equals: 0 }
+`)
+    const r = await cli("verify", writing)
+    expect(r.code).toBe(3)
+    expect(r.stdout).toMatch(/FAIL {2}sneaky: error: .*read-only/)
+    expect(await scalar("SELECT count(*) FROM passage_concepts")).toBe(rows)
+  })
+})
