@@ -32,7 +32,7 @@ const graphCounts = async (): Promise<GraphCounts> => ({
 const distinctConcepts = (version: string) =>
   pgScalar("SELECT count(*) FROM (SELECT DISTINCT concept_name, concept_type FROM passage_concepts WHERE extractor_version = $1) t", [version])
 
-const reportOf = (file: string) => JSON.parse(readFileSync(file, "utf8")) as { units: Array<{ unit: string; read: number; written: number; skipped: number }>; resumed: boolean }
+const reportOf = (file: string) => JSON.parse(readFileSync(file, "utf8")) as { units: Array<{ unit: string; read: number; created: number; updated: number; unchanged: number; deleted: number }>; resumed: boolean }
 
 const fresh = async () => {
   await resetDatabase()
@@ -57,9 +57,11 @@ describe("batch-v1 end to end", () => {
 
   it("--dry-run prints the plan with the seed's counts and writes nothing", async () => {
     const r = await run(runner("run", "--pipeline=batch-v1", "--dry-run", ...model))
-    expect(r.stderr).toBe(r.stderr) // progress goes to stderr; the plan to stdout
+    // The plan goes to stdout, nothing else does.
+    expect(r.stdout).toMatch(/^\[DRY RUN\] batch-v1/)
+    expect(r.stderr).not.toContain("[DRY RUN]")
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain("973 passages to embed")
+    expect(r.stdout).toContain("973 passages to embed with bge-small-en-v1.5-q into passages.embedding  (source passages_to_embed): 973 new, 0 changed, 0 up to date")
     expect(r.stdout).toContain("740 Paper nodes")
     expect(r.stdout).toContain("973 Passage nodes")
     expect(r.stdout).toContain(`${await distinctConcepts("batch-v1")} Concept nodes`)
@@ -84,12 +86,13 @@ describe("batch-v1 end to end", () => {
     // Typed labels as in the seed, with the type property kept.
     expect(await cypherScalar("MATCH (c:Concept:Method) WHERE c.type <> 'method' RETURN count(c)")).toBe(0)
     expect(await cypherScalar("MATCH (c:Concept:Method) RETURN count(c)")).toBeGreaterThan(0)
-    // Lineage on nodes and relationships.
-    expect(await cypherScalar("MATCH ()-[r:MENTIONS]->() WHERE r.run_id IS NULL OR r.synced_at IS NULL OR r.extractor_version <> 'batch-v1' RETURN count(r)")).toBe(0)
+    // Lineage on nodes and relationships: the version as a set, and the run that wrote them.
+    expect(await cypherScalar("MATCH ()-[r:MENTIONS]->() WHERE r.run_id IS NULL OR r.synced_at IS NULL OR r.extractor_version <> 'batch-v1' OR r.extractor_versions <> ['batch-v1'] RETURN count(r)")).toBe(0)
+    expect(await cypherScalar("MATCH (n) WHERE (n:Paper OR n:Passage OR n:Concept) AND n.extractor_versions <> ['batch-v1'] RETURN count(n)")).toBe(0)
     // Integers stay integers.
     expect(await cypherScalar("MATCH (p:Paper) WHERE p.year IS NOT NULL AND valueType(p.year) STARTS WITH 'INTEGER' RETURN count(p)")).toBeGreaterThan(0)
     const rep = reportOf(report)
-    expect(rep.units.find((u) => u.unit === "embed_passages")).toMatchObject({ read: 973, written: 973 })
+    expect(rep.units.find((u) => u.unit === "embed_passages")).toMatchObject({ read: 973, created: 973, updated: 0, unchanged: 0 })
     const ledger = await pgRows("SELECT status FROM polymath_etl.runs")
     expect(ledger.map((x) => x["status"])).toEqual(["succeeded"])
   })
@@ -102,14 +105,17 @@ describe("batch-v1 end to end", () => {
     expect(r.code).toBe(0)
     expect(await graphCounts()).toEqual(before)
     expect(await pgScalar("SELECT count(*) FROM passages WHERE embedding IS NOT NULL")).toBe(vectors)
-    for (const u of reportOf(report).units) expect(u.written, u.unit).toBe(0)
+    for (const u of reportOf(report).units) {
+      expect(u, u.unit).toMatchObject({ created: 0, updated: 0, deleted: 0 })
+      expect(u.unchanged, u.unit).toBe(u.read)
+    }
   })
 
   it("batch-v2 (a 3-line pipeline extending batch-v1) touches only batch-v2 data", async () => {
     const v1Only = `SELECT md5(string_agg(p.embedding::text, ',' ORDER BY p.passage_id)) AS h FROM passages p
       WHERE EXISTS (SELECT 1 FROM passage_concepts pc WHERE pc.passage_id = p.passage_id AND pc.extractor_version = 'batch-v1')`
     const before = await pgRows(v1Only)
-    const v1RunIds = await cypherScalar("MATCH (p:Passage) WHERE p.extractor_version = 'batch-v1' RETURN count(p)")
+    const v1OnlyPassages = await cypherScalar("MATCH (p:Passage) WHERE p.extractor_versions = ['batch-v1'] RETURN count(p)")
     const v2Passages = await pgScalar("SELECT count(DISTINCT passage_id) FROM passage_concepts WHERE extractor_version = 'batch-v2'")
     const v2OnlyUnembedded = await pgScalar(`SELECT count(DISTINCT pc.passage_id) FROM passage_concepts pc JOIN passages p USING (passage_id)
       WHERE pc.extractor_version = 'batch-v2' AND p.embedding IS NULL`)
@@ -125,9 +131,13 @@ describe("batch-v1 end to end", () => {
     const shared = await pgScalar(`SELECT count(DISTINCT passage_id) FROM passage_concepts WHERE extractor_version = 'batch-v2'
       AND passage_id IN (SELECT passage_id FROM passage_concepts WHERE extractor_version = 'batch-v1')`)
     expect(await cypherScalar("MATCH (p:Passage) RETURN count(p)")).toBe(973 + v2Passages - shared)
-    // v1 passages that have no v2 mention keep the v1 run's lineage.
-    expect(await cypherScalar("MATCH (p:Passage) WHERE p.extractor_version = 'batch-v1' RETURN count(p)")).toBe(v1RunIds - shared)
-    expect(await cypherScalar("MATCH ()-[r:MENTIONS]->() WHERE r.extractor_version = 'batch-v1' RETURN count(r)")).toBeGreaterThan(0)
+    // Shared passages now hold both versions; the others keep only their own. batch-v1's MENTIONS are all still there.
+    expect(await cypherScalar("MATCH (p:Passage) WHERE p.extractor_versions = ['batch-v1'] RETURN count(p)")).toBe(v1OnlyPassages - shared)
+    expect(await cypherScalar("MATCH (p:Passage) WHERE p.extractor_versions = ['batch-v1', 'batch-v2'] RETURN count(p)")).toBe(shared)
+    expect(await cypherScalar("MATCH ()-[r:MENTIONS {extractor_version: 'batch-v1'}]->() RETURN count(r)")).toBe(5954)
+    // And batch-v1 still verifies after batch-v2 ran.
+    const verifyV1 = await run(runner("verify", "--pipeline=batch-v1", ...model))
+    expect(verifyV1.stdout).toContain("all 6 checks passed")
   })
 })
 
@@ -253,7 +263,7 @@ sources:
 `)
     const nullText = await run(runner("run", `--pipeline=${join(dir, "nulltext.yaml")}`, ...model, "--only", "embed_passages"))
     expect(nullText.code).toBe(1)
-    expect(nullText.stderr).toMatch(/step embed_passages \(source passages_to_embed, keys \S+ \.\. \S+\): passage_text is NULL for passage_id=[0-9a-f-]{36}/)
+    expect(nullText.stderr).toMatch(/step embed_passages \(source passages_to_embed, keys \S+ \.\. \S+\): \d+ rows? cannot be written:\n {2}- passage_id="[0-9a-f-]{36}": passage_text is NULL/)
     expect(nullText.stderr).not.toMatch(/\n\s+at /)
     // Relationships whose endpoint node does not exist name the rows.
     writeFileSync(join(dir, "orphans.yaml"), `pipeline: orphans
@@ -263,12 +273,14 @@ sources:
     connection: pg
     key: [passage_id, concept_name, concept_type]
     sql: |
-      SELECT passage_id, concept_name || ' (unknown)' AS concept_name, concept_type, confidence
+      SELECT passage_id, concept_name || ' (unknown)' AS concept_name, concept_type, extractor_version, confidence
       FROM passage_concepts WHERE extractor_version = :extractor_version
 `)
+    const mentionsBefore = await cypherScalar("MATCH ()-[r:MENTIONS]->() RETURN count(r)")
     const orphans = await run(runner("run", `--pipeline=${join(dir, "orphans.yaml")}`, ...model, "--only", "sync_graph"))
     expect(orphans.code).toBe(1)
-    expect(orphans.stderr).toMatch(/MENTIONS row\(s\) have no Passage or Concept node to connect, e\.g\. \(passage_id=[0-9a-f-]{36}, concept_name=.* \(unknown\), concept_type=\w+\)/)
-    expect(await cypherScalar("MATCH ()-[r:MENTIONS]->() WHERE r.pipeline = 'orphans' RETURN count(r)")).toBe(0)
+    expect(orphans.stderr).toMatch(/- passage_id="[0-9a-f-]{36}", concept_name=".* \(unknown\)", concept_type="\w+": no Concept node with name=".* \(unknown\)", type="\w+" \(end of MENTIONS\)/)
+    // The batch is all or nothing, and nothing was removed by a failed run.
+    expect(await cypherScalar("MATCH ()-[r:MENTIONS]->() RETURN count(r)")).toBe(mentionsBefore)
   })
 })

@@ -198,6 +198,50 @@ describe("loadPipeline", () => {
       ])
     }))
 
+  it.effect("sync rules: one lineage scope, combine where rows fold, no mirroring or folding over an incremental source", () =>
+    Effect.gen(function*() {
+      const twoScopes = good.replace("lineage: { version: \"${params.version}\" }", "lineage: { version: \"${params.version}\", team: x }")
+      expect(yield* problems("scopes", twoScopes)).toEqual([
+        "35:16: lineage names the scope of this step's writes and takes one property (a set of scope values on every entity), got 2"
+      ])
+      // LINKS keyed by its endpoints alone, from a source keyed by (id, name, kind, w): rows fold, w needs a rule.
+      const folding = good.replace("key: [id, name, kind]\n    sql: SELECT id, name, kind, w FROM l", "key: [id, name, kind, w]\n    sql: SELECT id, name, kind, w, x FROM l")
+        .replace("properties: [w]\n", "properties: [x]\n")
+      const fold = yield* problems("fold", folding)
+      expect(fold).toHaveLength(1)
+      expect(fold[0]).toMatch(/^40:11: several rows of source 'links' can map to one LINKS relationship: its identity \(id, name, kind\) leaves out source key column w, and 'x' has no combine rule$/)
+      expect(yield* problems("foldok", folding.replace("properties: [x]\n", "properties: [x]\n          combine: last\n"))).toEqual([])
+      expect(yield* problems("foldkey", folding.replace("properties: [x]\n", "key: [w]\n          properties: [x]\n"))).toEqual([])
+      // A combine rule where nothing folds is a warning, not an error.
+      write("uselesscombine", good.replace("properties: [w]\n", "properties: [w]\n          combine: { w: max }\n"))
+      const loaded = yield* loadPipeline("uselesscombine", { pipelinesDir: dir, env, models })
+      expect(loaded.warnings.map((w) => w.message)).toEqual(["combine has no effect: each row of source 'links' is its own LINKS relationship (its identity includes the source key)"])
+      const incremental = good.replace("sql: SELECT id, name, kind, w FROM l", "sql: SELECT id, name, kind, w, t FROM l\n    incremental: { cursor: t }")
+      expect(yield* problems("incmirror", incremental.replace("lineage:", "on_missing: delete\n      lineage:"))).toEqual([
+        "43:17: on_missing: delete needs the complete source, but 'links' is incremental (it yields only rows changed since the last run)"
+      ])
+      // An identity that includes the whole source key never folds, so an incremental source is fine.
+      expect(yield* problems("incfold", incremental.replace("key: [id, name, kind]\n", "key: [id, name, kind, w]\n").replace("properties: [w]\n", "key: [w]\n"))).toEqual([])
+      expect(yield* problems("keyprop", good.replace("properties: [w]\n", "properties: [w]\n          key: [w]\n"))).toEqual([
+        "45:16: property 'w' of LINKS is part of its key; list it only under key"
+      ])
+      const incFold = yield* problems("incfold2", incremental.replace("key: [id, name, kind]\n", "key: [id, name, kind, t]\n").replace("properties: [w]\n", "properties: [w]\n          combine: max\n"))
+      expect(incFold[0]).toMatch(/several rows of source 'links' can map to one LINKS relationship, but the source is incremental/)
+    }))
+
+  it.effect("columns a query never names are reported at the mapping that needs them, before any database", () =>
+    Effect.gen(function*() {
+      expect(yield* problems("cols", good.replace("properties: [w]", "properties: [weight]").replace("key: id\n    sql: SELECT id, body", "key: id\n    sql: SELECT ident, body"))).toEqual([
+        "13:10: source 'texts' does not return column 'id' (its key): its query never names it",
+        "37:44: source 'texts' does not return column 'id' (key id of Text): its query never names it",
+        "44:23: source 'links' does not return column 'weight' (property weight of LINKS): its query never names it"
+      ])
+      // A wildcard may return anything; count(*) is not a wildcard.
+      expect(yield* problems("star", good.replace("sql: SELECT id, name, kind, w FROM l", "sql: SELECT * FROM l"))).toEqual([])
+      const counted = yield* problems("counted", good.replace("sql: SELECT id, name, kind, w FROM l", "sql: SELECT id, name, kind, count(*) AS n FROM l GROUP BY 1, 2, 3"))
+      expect(counted).toEqual(["44:23: source 'links' does not return column 'w' (property w of LINKS): its query never names it"])
+    }))
+
   it.effect("interpolation into query text is refused; missing env is an error at run time", () =>
     Effect.gen(function*() {
       const text = good.replace("WHERE v = :version AND", "WHERE v = '${params.version}' AND")
