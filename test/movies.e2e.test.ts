@@ -92,8 +92,8 @@ describe("the movies example", () => {
     const r = await exec()
     expect(r.code).toBe(4)
     expect(r.stdout).toContain("rejected rows: 2")
-    expect(r.stdout).toContain("embed_plots 3: plot is empty")
-    expect(r.stdout).toContain("embed_plots 4: plot is NULL")
+    expect(r.stdout).toContain(`embed_plots (movie_id="3"): plot is empty`)
+    expect(r.stdout).toContain(`embed_plots (movie_id="4"): plot is NULL`)
     expect(await sql("SELECT step, key->>0 AS movie_id, reason FROM polymath_etl.rejected_rows ORDER BY key->>0")).toEqual([
       { step: "embed_plots", movie_id: "3", reason: "plot is empty" },
       { step: "embed_plots", movie_id: "4", reason: "plot is NULL" }
@@ -174,6 +174,22 @@ describe("the movies example", () => {
     // Writing the vector does not move the cursor: the next run reads only the edited movie.
     const again = await exec("--no-verify")
     expect(unit(again.report, "embed_plots")).toMatchObject({ read: 1, updated: 0, unchanged: 1 })
+  })
+
+  it("a plot blanked after it was embedded is rejected, and its old vector is removed with it", async () => {
+    await pgExec("UPDATE movies SET plot = '   ' WHERE movie_id = 2", [], db)
+    const r = await exec()
+    expect(r.code).toBe(4)
+    expect(unit(r.report, "embed_plots")).toMatchObject({ read: 2, rejected: 1, unchanged: 1 })
+    expect(r.stdout).toContain(`embed_plots (movie_id="2"): plot is only whitespace; its old vector was removed`)
+    expect(await sql("SELECT plot_embedding IS NULL AS gone FROM movies WHERE movie_id = 2")).toEqual([{ gone: true }])
+    expect(await sql("SELECT count(*)::int AS n FROM polymath_etl.embeddings WHERE key = '2' AND target LIKE 'movies.%'")).toEqual([{ n: 0 }])
+    expect(r.stdout).toContain("all 8 checks passed")
+    // The plot comes back: the movie is embedded again, as new.
+    await pgExec("UPDATE movies SET plot = 'A marine on an alien moon is torn between his orders and the world he comes to love.' WHERE movie_id = 2", [], db)
+    const back = await exec()
+    expect(back.code).toBe(0)
+    expect(unit(back.report, "embed_plots")).toMatchObject({ created: 1, rejected: 0 })
   })
 
   it("a deleted role and a deleted genre link are removed from the graph, and nothing else", async () => {

@@ -61,7 +61,7 @@ describe("batch-v1 end to end", () => {
     expect(r.stdout).toMatch(/^\[DRY RUN\] batch-v1/)
     expect(r.stderr).not.toContain("[DRY RUN]")
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain("973 passages to embed with bge-small-en-v1.5-q into passages.embedding  (source passages_to_embed): 973 new, 0 changed, 0 up to date")
+    expect(r.stdout).toContain("973 texts to embed with bge-small-en-v1.5-q into passages.embedding  (source passages_to_embed): 973 new, 0 changed, 0 up to date")
     expect(r.stdout).toContain("740 Paper nodes")
     expect(r.stdout).toContain("973 Passage nodes")
     expect(r.stdout).toContain(`${await distinctConcepts("batch-v1")} Concept nodes`)

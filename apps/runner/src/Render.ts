@@ -1,5 +1,5 @@
-import { formatKey } from "@polymath/engine"
-import type { CheckResult, Plan, RunReport, UnitForecast, UnitReport } from "@polymath/engine"
+import { formatKey, unitsOf } from "@polymath/engine"
+import type { CheckResult, Plan, RejectedRow, RunReport, UnitForecast, UnitReport } from "@polymath/engine"
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length))
 const lpad = (s: string, n: number) => (s.length >= n ? s : " ".repeat(n - s.length) + s)
@@ -13,7 +13,7 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
 /** What a unit writes, in the seed's words: "740 Paper nodes", "5954 MENTIONS relationships". */
 const unitWhat = (plan: Plan, u: UnitReport): string => {
   for (const step of plan.steps) {
-    if (step.kind === "embed" && step.unit.unit === u.unit) return `passages to embed with ${step.unit.model} into ${step.unit.target.table}.${step.unit.target.vector}`
+    if (step.kind === "embed" && step.unit.unit === u.unit) return `texts to embed with ${step.unit.model} into ${step.unit.target.table}.${step.unit.target.vector}`
     if (step.kind === "graph") {
       const g = step.units.find((x) => x.unit === u.unit)
       if (g) return g.kind === "nodes" ? `${g.write.label} nodes` : `${g.write.type} relationships`
@@ -54,6 +54,13 @@ export const renderPlan = (plan: Plan, report: RunReport, file: string): string 
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
 
+/** A rejected row's key as error messages show keys: `passage_id="…", concept_name="…"`. */
+const describeRejectedKey = (plan: Plan, r: RejectedRow): string => {
+  const unit = unitsOf(plan).find((u) => u.unit === r.unit)
+  const columns = unit?.source.keyset.key
+  return columns === undefined || columns.length !== r.key.length ? formatKey(r.key) : columns.map((c, i) => `${c}=${JSON.stringify(r.key[i])}`).join(", ")
+}
+
 /**
  * The per-unit summary of a run: every row read is created, updated, unchanged,
  * rejected or combined into another; deleted is what mirroring removed.
@@ -77,7 +84,7 @@ export const renderSummary = (plan: Plan, report: RunReport): string => {
   for (const note of report.notes) lines.push(`note: ${note}`)
   if (report.rejected.count > 0) {
     lines.push(`rejected rows: ${report.rejected.count}${report.rejected.count > report.rejected.rows.length ? ` (the first ${report.rejected.rows.length})` : ""}`)
-    for (const r of report.rejected.rows) lines.push(`  - ${r.unit} ${formatKey(r.key)}: ${r.reason}`)
+    for (const r of report.rejected.rows) lines.push(`  - ${r.unit} (${describeRejectedKey(plan, r)}): ${r.reason}`)
     lines.push(`  all of them: SELECT * FROM polymath_etl.rejected_rows WHERE run_id = '${report.runId}'`)
   }
   return lines.join("\n")

@@ -171,16 +171,19 @@ export const compile = (loaded: LoadedPipeline, options: { readonly force?: bool
       maxMs: r?.max_ms ?? base?.max_ms ?? defaultRetry.maxMs
     }
   }
-  // Reads the source folded by identity when several of its rows can map to one entity.
+  // Reads the source folded by identity when several of its rows can map to one entity. Each
+  // property gets its own folded column, so two properties of one column may fold by two rules.
   const graphSource = (name: string, pageSize: number | undefined, identity: ReadonlyArray<string>, carried: ReadonlyArray<PropertyMapping>, rules: CombineRulesSpec | undefined) => {
     const raw = source(name, pageSize)
-    if (!identityFoldsRows(identity, raw.keyset.key)) return { source: raw, raw, folded: false }
-    const fold: SourceFold = {
-      identity: unique(identity),
-      columns: carried.filter((c) => !identity.includes(c.column)).map((c) => ({ column: c.column, rule: combineRuleFor(rules, c.property) ?? "last" })),
-      sourceKey: raw.keyset.key
+    if (!identityFoldsRows(identity, raw.keyset.key)) return { source: raw, raw, folded: false, properties: carried }
+    const folded = carried.map((c, i) => (identity.includes(c.column) ? null : { column: c.column, as: `__polymath_p${i}`, rule: combineRuleFor(rules, c.property) ?? "last" }))
+    const fold: SourceFold = { identity: unique(identity), columns: folded.filter((f) => f !== null), sourceKey: raw.keyset.key }
+    return {
+      source: { ...raw, keyset: { ...raw.keyset, key: fold.identity, fold } },
+      raw,
+      folded: true,
+      properties: carried.map((c, i) => (folded[i] ? { property: c.property, column: folded[i].as } : c))
     }
-    return { source: { ...raw, keyset: { ...raw.keyset, key: fold.identity, fold } }, raw, folded: true }
   }
 
   const steps: Array<PlannedStep> = (stepOrder(spec) ?? Object.keys(spec.steps)).map((name): PlannedStep => {
@@ -241,7 +244,7 @@ export const compile = (loaded: LoadedPipeline, options: { readonly force?: bool
         identity,
         columns: unique([...read.raw.keyset.key, ...identity, ...properties.map((p) => p.column), ...(labelFrom ? [labelFrom.column] : [])]),
         mirror: (n.on_missing ?? g.on_missing ?? "keep") === "delete",
-        write: { kind: "nodes", label: n.label, key, properties, labelFrom }
+        write: { kind: "nodes", label: n.label, key, properties: read.properties, labelFrom }
       })
     }
     for (const [i, r] of (g.relationships ?? []).entries()) {
@@ -266,7 +269,7 @@ export const compile = (loaded: LoadedPipeline, options: { readonly force?: bool
         identity,
         columns: unique([...read.raw.keyset.key, ...identity, ...properties.map((p) => p.column)]),
         mirror: (r.on_missing ?? g.on_missing ?? "keep") === "delete",
-        write: { kind: "relationships", type: r.type, start, end, key: idKey, properties }
+        write: { kind: "relationships", type: r.type, start, end, key: idKey, properties: read.properties }
       })
     }
     return {

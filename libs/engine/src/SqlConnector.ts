@@ -27,8 +27,8 @@ export type FoldRule = "max" | "min" | "first" | "last"
 export interface SourceFold {
   /** The identity columns; they are the folded source's key. */
   readonly identity: ReadonlyArray<string>
-  /** The other columns the folded rows carry. */
-  readonly columns: ReadonlyArray<{ readonly column: string; readonly rule: FoldRule }>
+  /** What the folded rows carry besides the identity: `column` folded by `rule`, named `as` (one column may feed several rules). */
+  readonly columns: ReadonlyArray<{ readonly column: string; readonly as: string; readonly rule: FoldRule }>
   /** The declared source key, which orders `first` and `last`. */
   readonly sourceKey: ReadonlyArray<string>
 }
@@ -132,6 +132,11 @@ export interface SqlConnector {
   readonly embedStatus: (target: VectorTarget, model: string, items: ReadonlyArray<{ readonly id: Value; readonly hash: Uint8Array }>) => Effect.Effect<ReadonlyArray<EmbedStatus>, ConnectorFailure>
   /** Writes a batch of vectors and their content hashes in one statement; returns how many target rows it updated. */
   readonly writeVectors: (target: VectorTarget, batch: VectorBatch) => Effect.Effect<number, ConnectorFailure>
+  /**
+   * Removes the vectors (and their recorded content hashes) of the given ids, for rows that
+   * no longer have a text to embed; returns the positions in `ids` whose vector was removed.
+   */
+  readonly clearVectors: (target: VectorTarget, ids: ReadonlyArray<Value>) => Effect.Effect<ReadonlyArray<number>, ConnectorFailure>
   /** Identifies the database (system identifier, database oid) and the targets' tables (their oids): a checkpoint is trusted only against the same. */
   readonly fingerprint: (targets: ReadonlyArray<VectorTarget>) => Effect.Effect<string, ConnectorFailure>
   /** The run ledger kept in this database. */

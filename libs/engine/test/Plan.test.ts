@@ -95,9 +95,12 @@ steps:
       expect(paper!.source.keyset.key).toEqual(["doc_id"])
       expect(paper!.source.keyset.fold).toEqual({
         identity: ["doc_id"],
-        columns: [{ column: "title", rule: "last" }, { column: "year", rule: "max" }],
+        columns: [{ column: "title", as: "__polymath_p0", rule: "last" }, { column: "year", as: "__polymath_p1", rule: "max" }],
         sourceKey: ["passage_id"]
       })
+      // The write reads each property from its own folded column; the contract check still names the source's.
+      expect(paper!.write.properties).toEqual([{ property: "title", column: "__polymath_p0" }, { property: "year", column: "__polymath_p1" }])
+      expect(paper!.columns).toEqual(["passage_id", "doc_id", "title", "year"])
       expect(paper!.rawSource.keyset.fold).toBeNull()
       expect(paper!.mirror).toBe(false)
       expect(passage!.folded).toBe(false)

@@ -25,6 +25,7 @@ export const pgConnectorFromPool = (name: string, pool: pg.Pool): SqlConnector =
     describeVectorTarget: vectors.describe,
     embedStatus: vectors.status,
     writeVectors: vectors.write,
+    clearVectors: vectors.clear,
     fingerprint: (targets) => storeFingerprint(pool, targets),
     ledger: makePgRunLedger(pool)
   }

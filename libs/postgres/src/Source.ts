@@ -128,10 +128,10 @@ export const planSource = (pool: pg.Pool, source: KeysetSource): Effect.Effect<S
 const foldedSelect = (fold: SourceFold, ids: ReadonlyArray<string>, where: string): string => {
   const partition = `PARTITION BY ${ids.join(", ")}`
   const keyOrder = (dir: "ASC" | "DESC") => fold.sourceKey.map((k) => `src.${quoteIdent(k)} ${dir}`).join(", ")
-  const carried = fold.columns.map(({ column, rule }) => {
+  const carried = fold.columns.map(({ column, as, rule }) => {
     const col = `src.${quoteIdent(column)}`
     const order = rule === "first" ? keyOrder("ASC") : rule === "last" ? keyOrder("DESC") : `${col} ${rule === "max" ? "DESC" : "ASC"} NULLS LAST, ${keyOrder("ASC")}`
-    return `first_value(${col}) OVER (${partition} ORDER BY ${order}) AS ${quoteIdent(column)}`
+    return `first_value(${col}) OVER (${partition} ORDER BY ${order}) AS ${quoteIdent(as)}`
   })
   return `SELECT DISTINCT ON (${ids.join(", ")}) ${[...ids, ...carried, `count(*) OVER (${partition}) AS ${quoteIdent(foldedRowsColumn)}`].join(", ")}
     FROM ${where} ORDER BY ${ids.join(", ")}`

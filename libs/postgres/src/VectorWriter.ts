@@ -191,7 +191,32 @@ export const makeVectorWriter = (pool: pg.Pool): VectorWriter => {
       return Number((result.rows[0] as { n: bigint }).n)
     })
 
-  return { describe, status, write }
+  // A vector made from a text that is gone would still be found by search: it goes, with its record.
+  const clear = (target: VectorTarget, ids: ReadonlyArray<Value>): Effect.Effect<ReadonlyArray<number>, PgError> =>
+    Effect.gen(function*() {
+      if (ids.length === 0) return []
+      const info = yield* resolve(target)
+      yield* ensureLedgerSchema(pool)
+      const key = quoteIdent(target.key)
+      const vec = quoteIdent(target.vector)
+      const result = yield* runQuery(
+        pool,
+        `removing vectors of ${targetLabel(target)}`,
+        `WITH cleared AS (
+           UPDATE ${quoteQualified(target.table)} AS t SET ${vec} = NULL
+             FROM unnest($1::${info.keyType}[]) WITH ORDINALITY AS b(id, ord)
+            WHERE t.${key} = b.id AND t.${vec} IS NOT NULL
+           RETURNING b.id, b.ord
+         ), forgotten AS (
+           DELETE FROM polymath_etl.embeddings AS e WHERE e.target = $2::text AND e.key = ANY(SELECT id::text FROM cleared)
+         )
+         SELECT DISTINCT ord - 1 AS i FROM cleared ORDER BY 1`,
+        [ids, info.stateTarget]
+      )
+      return (result.rows as Array<{ i: bigint }>).map((r) => Number(r.i))
+    })
+
+  return { describe, status, write, clear }
 }
 
 /** The vector half of a SqlConnector: `describeVectorTarget`, `embedStatus` and `writeVectors`. */
@@ -203,4 +228,5 @@ export interface VectorWriter {
     items: ReadonlyArray<{ readonly id: Value; readonly hash: Uint8Array }>
   ) => Effect.Effect<ReadonlyArray<EmbedStatus>, PgError>
   readonly write: (target: VectorTarget, batch: VectorBatch) => Effect.Effect<number, PgError>
+  readonly clear: (target: VectorTarget, ids: ReadonlyArray<Value>) => Effect.Effect<ReadonlyArray<number>, PgError>
 }

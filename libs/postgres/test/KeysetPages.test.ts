@@ -234,11 +234,16 @@ describe("keyset pages", () => {
       const c = yield* connector()
       const fold: SourceFold = {
         identity: ["person_id"],
-        columns: [{ column: "movie_id", rule: "max" }, { column: "first_movie", rule: "first" }, { column: "last_movie", rule: "last" }, { column: "least", rule: "min" }],
+        columns: [
+          { column: "movie_id", as: "movie_id", rule: "max" },
+          { column: "movie_id", as: "first_movie", rule: "first" },
+          { column: "movie_id", as: "last_movie", rule: "last" },
+          { column: "least", as: "least", rule: "min" }
+        ],
         sourceKey: ["person_id", "movie_id"]
       }
-      const text = `SELECT person_id, movie_id, movie_id AS first_movie, movie_id AS last_movie,
-        CASE WHEN movie_id = 10 THEN NULL ELSE movie_id END AS least FROM "${schema}".roles`
+      // One column may feed several rules.
+      const text = `SELECT person_id, movie_id, CASE WHEN movie_id = 10 THEN NULL ELSE movie_id END AS least FROM "${schema}".roles`
       const folded: KeysetSource = { ...source(text, ["person_id"], 2, [], null, "roles"), fold }
       expect(yield* c.count(folded)).toBe(7)
       const rows = (yield* collect(c.pages(folded, null))).flatMap((p) => p.rows)
@@ -259,7 +264,7 @@ describe("keyset pages", () => {
       // Rows whose identity is NULL are not folded into a NULL group: they are reported like NULL keys.
       const holes: KeysetSource = {
         ...source(`SELECT id, label FROM "${schema}".holes`, ["id"], 10, [], null, "holes"),
-        fold: { identity: ["id"], columns: [{ column: "label", rule: "last" }], sourceKey: ["label"] }
+        fold: { identity: ["id"], columns: [{ column: "label", as: "label", rule: "last" }], sourceKey: ["label"] }
       }
       const nulls = yield* c.nullKeys(holes, 10)
       expect(nulls.count).toBe(1)

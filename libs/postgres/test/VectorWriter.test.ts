@@ -226,6 +226,21 @@ describe("vector targets", () => {
       expect(yield* status([])).toEqual([])
     }))
 
+  it.effect("clearVectors removes the vectors of rows whose text is gone, and their state, reporting which had one", () =>
+    Effect.gen(function*() {
+      const { connector: c } = yield* countingConnector
+      yield* admin(`CREATE TABLE "${schema}".gone (id bigint PRIMARY KEY, embedding vector(2)); INSERT INTO "${schema}".gone (id) SELECT generate_series(1, 4)`)
+      const target = docs({ table: `${schema}.gone` })
+      expect(yield* c.writeVectors(target, batch([1n, 2n, 3n], [vec(1, 1), vec(2, 2), vec(3, 3)]))).toBe(3)
+      // Row 4 has no vector and row 9 does not exist: only the positions of 3 and 1 come back.
+      expect(yield* c.clearVectors(target, [4n, 3n, 9n, 1n])).toEqual([1, 3])
+      const left = yield* Effect.promise(() => withAdmin(async (x) => (await x.query(`SELECT id, embedding IS NULL AS cleared FROM "${schema}".gone ORDER BY id`)).rows))
+      expect(left).toEqual([{ id: "1", cleared: true }, { id: "2", cleared: false }, { id: "3", cleared: true }, { id: "4", cleared: true }])
+      expect((yield* stateRows(`${schema}.gone.embedding`)).map((r) => r.key)).toEqual(["2"])
+      expect(yield* c.embedStatus(target, "m", [{ id: 1n, hash: hash("h:1") }])).toEqual(["new"])
+      expect(yield* c.clearVectors(target, [])).toEqual([])
+    }))
+
   it.effect("a key matching several target rows updates them all and records one state row", () =>
     Effect.gen(function*() {
       const { connector: c } = yield* countingConnector

@@ -14,6 +14,8 @@ import type { PageWork } from "./UnitRunner.ts"
 /** A page after embedding: what to write, and what each other row was. */
 export interface EmbeddedPage {
   readonly read: number
+  /** Ids of rows rejected because their text is gone, whose old vector (if any) must go too. */
+  readonly textless: ReadonlyArray<{ readonly id: Value; readonly bad: BadRow }>
   readonly ids: ReadonlyArray<Value>
   readonly hashes: ReadonlyArray<Uint8Array>
   readonly vectors: ReadonlyArray<Float32Array>
@@ -36,13 +38,19 @@ export const badText = (text: Value | undefined, column: string): string | null 
 export const classify = (unit: EmbedUnit, target: SqlConnector, rows: ReadonlyArray<Row>, policy: RetryPolicy, retried: Effect.Effect<void>) =>
   Effect.gen(function*() {
     const bad: Array<BadRow> = []
+    const textless: Array<{ readonly id: Value; readonly bad: BadRow }> = []
     const valid: Array<{ readonly row: Row; readonly id: Value; readonly text: string; readonly hash: Uint8Array }> = []
     for (const row of rows) {
       const id = row[unit.idColumn]
-      const why = id === undefined || id === null ? `id column ${unit.idColumn} is NULL` : badText(row[unit.textColumn], unit.textColumn)
-      if (why !== null) bad.push({ row, reason: why })
-      else valid.push({ row, id: id!, text: row[unit.textColumn] as string, hash: contentHash(unit.model, row[unit.textColumn] as string) })
+      if (id === undefined || id === null) {
+        bad.push({ row, reason: `id column ${unit.idColumn} is NULL` })
+        continue
+      }
+      const why = badText(row[unit.textColumn], unit.textColumn)
+      if (why !== null) textless.push({ id, bad: { row, reason: why } })
+      else valid.push({ row, id, text: row[unit.textColumn] as string, hash: contentHash(unit.model, row[unit.textColumn] as string) })
     }
+    bad.push(...textless.map((t) => t.bad))
     const statuses: ReadonlyArray<EmbedStatus> = valid.length === 0
       ? []
       : yield* withRetry(target.embedStatus(unit.target, unit.model, valid.map((v) => ({ id: v.id, hash: v.hash }))), policy, () => retried)
@@ -54,7 +62,7 @@ export const classify = (unit: EmbedUnit, target: SqlConnector, rows: ReadonlyAr
       else if (status === "fresh" && !unit.force) unchanged++
       else todo.push({ ...v, status })
     }
-    return { bad, todo, unchanged }
+    return { bad, textless, todo, unchanged }
   })
 
 /**
@@ -65,11 +73,12 @@ export const classify = (unit: EmbedUnit, target: SqlConnector, rows: ReadonlyAr
 export const embedWork = (unit: EmbedUnit, rows: RowPolicy, policy: RetryPolicy, target: SqlConnector, embedder: Embedder, runId: string): PageWork<EmbeddedPage> => ({
   prepare: (page, context, retried) =>
     Effect.gen(function*() {
-      const { bad, todo, unchanged } = yield* classify(unit, target, page.rows, policy, retried)
+      const { bad, textless, todo, unchanged } = yield* classify(unit, target, page.rows, policy, retried)
       if (bad.length > 0 && rows.onError === "fail") return yield* Effect.fail(badRowsError(context, unit.source.keyset.key, bad))
       const vectors = todo.length === 0 ? [] : yield* embedder.embed(todo.map((t) => t.text))
       return {
         read: page.rows.length,
+        textless,
         ids: todo.map((t) => t.id),
         hashes: todo.map((t) => t.hash),
         vectors,
@@ -87,6 +96,11 @@ export const embedWork = (unit: EmbedUnit, rows: RowPolicy, policy: RetryPolicy,
           return yield* Effect.fail(new DataError({ context, detail: `${page.ids.length - written} of ${page.ids.length} rows of ${unit.target.table} disappeared while their vectors were computed`, hint: "run again: rows deleted since are then reported as missing" }))
         }
       }
-      return { read: page.read, created: page.created, updated: page.updated, unchanged: page.unchanged, combined: 0, rejected: page.rejected }
+      const cleared = page.textless.length === 0
+        ? []
+        : yield* withRetry(target.clearVectors(unit.target, page.textless.map((t) => t.id)), policy, () => retried)
+      const removed = new Set(cleared.map((i) => page.textless[i]!.bad))
+      const rejected = page.rejected.map((b) => (removed.has(b) ? { row: b.row, reason: `${b.reason}; its old vector was removed` } : b))
+      return { read: page.read, created: page.created, updated: page.updated, unchanged: page.unchanged, combined: 0, rejected }
     })
 })

@@ -130,7 +130,10 @@ const runGraphStep = (ctx: RunContext, step: GraphStep) =>
         Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null }))
       )
       reports[i] = { ...before, ...counts }
-      if (result.unscoped > 0) ctx.notes.push(`${u.unit}: ${result.unscoped} entities its source no longer yields lost scope ${String(step.scope.value)} but are kept (another scope holds them, or a node still has relationships)`)
+      if (result.unscoped > 0) {
+        const what = result.unscoped === 1 ? "entity its source no longer yields lost" : "entities its source no longer yields lost"
+        ctx.notes.push(`${u.unit}: ${result.unscoped} ${what} scope ${String(step.scope.value)} but ${result.unscoped === 1 ? "is" : "are"} kept (another scope holds ${result.unscoped === 1 ? "it" : "them"}, or a node still has relationships)`)
+      }
     }
     return reports
   })
