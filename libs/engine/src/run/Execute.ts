@@ -19,7 +19,7 @@ import type { RunReport, UnitReport } from "./Report.ts"
 import { storeFingerprints, whyNotResume } from "./Resume.ts"
 import { graphOf, sqlOf, toStepError } from "./Support.ts"
 import { runUnit } from "./UnitRunner.ts"
-import type { RunControl } from "./UnitRunner.ts"
+import type { PageWork, RunControl } from "./UnitRunner.ts"
 
 export interface ExecuteOptions {
   readonly dryRun: boolean
@@ -64,6 +64,14 @@ const nullKeyReason = (unit: PlannedUnit, source: KeysetSource) => {
   }
 }
 
+/** Runs one unit of a step over its source as this run reads it. */
+const runPlannedUnit = <P>(ctx: RunContext, step: PlannedStep, u: PlannedUnit, work: PageWork<P>) =>
+  Effect.gen(function*() {
+    const connectors = yield* Connectors
+    const source = effectiveSource(u.source, ctx.windows)
+    return yield* runUnit({ step, unit: u, source, sql: sqlOf(connectors, u.source.connection), run: ctx.run, ledger: ctx.ledger, control: ctx.control, work, nullKeyReason: nullKeyReason(u, source) })
+  })
+
 const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
   Effect.scoped(Effect.gen(function*() {
     const connectors = yield* Connectors
@@ -73,18 +81,7 @@ const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
     const embedder = yield* embedders.load(u.model).pipe(Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null })))
     ctx.providers[u.model] = embedder.provider
     yield* progress.note(`${step.name}: model ${embedder.model.name} (${embedder.model.dimensions}-d) on ${embedder.provider}`)
-    const source = effectiveSource(u.source, ctx.windows)
-    return [yield* runUnit({
-      step,
-      unit: u,
-      source,
-      sql: sqlOf(connectors, u.source.connection),
-      run: ctx.run,
-      ledger: ctx.ledger,
-      control: ctx.control,
-      work: embedWork(u, step.rows, step.retry, sqlOf(connectors, u.targetConnection), embedder, ctx.run.runId),
-      nullKeyReason: nullKeyReason(u, source)
-    })]
+    return [yield* runPlannedUnit(ctx, step, u, embedWork(u, step.rows, step.retry, sqlOf(connectors, u.targetConnection), embedder, ctx.run.runId))]
   }))
 
 const runGraphStep = (ctx: RunContext, step: GraphStep) =>
@@ -97,18 +94,7 @@ const runGraphStep = (ctx: RunContext, step: GraphStep) =>
     )
     const reports: Array<UnitReport> = []
     for (const u of step.units) {
-      const source = effectiveSource(u.source, ctx.windows)
-      reports.push(yield* runUnit({
-        step,
-        unit: u,
-        source,
-        sql: sqlOf(connectors, u.source.connection),
-        run: ctx.run,
-        ledger: ctx.ledger,
-        control: ctx.control,
-        work: graphWork(u, step.rows, step.retry, graph, ctx.ledger, stamp),
-        nullKeyReason: nullKeyReason(u, source)
-      }))
+      reports.push(yield* runPlannedUnit(ctx, step, u, graphWork(u, step.rows, step.retry, graph, ctx.ledger, stamp)))
       if (reports[reports.length - 1]!.status === "stopped") break
     }
     const mirrored = step.units.filter((u) => u.mirror)
@@ -125,7 +111,7 @@ const runGraphStep = (ctx: RunContext, step: GraphStep) =>
       const result = yield* withRetry(sweep(u, step.scope, graph, ctx.ledger, ctx.run.runId, step.retry, Effect.sync(() => void retried.n++)), step.retry, () => Effect.sync(() => void retried.n++)).pipe(
         Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null }))
       )
-      const counts = { read: before.read, created: before.created, updated: before.updated, unchanged: before.unchanged, rejected: before.rejected, combined: before.combined, deleted: result.deleted, retried: before.retried + retried.n }
+      const counts = { read: before.read, created: before.created, updated: before.updated, unchanged: before.unchanged, rejected: before.rejected, combined: before.combined, deleted: before.deleted + result.deleted, retried: before.retried + retried.n }
       yield* withRetry(ctx.ledger.checkpoint(ctx.run.runId, { unit: u.unit, lastKey: null, done: true, counts }), step.retry, () => Effect.void).pipe(
         Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null }))
       )
