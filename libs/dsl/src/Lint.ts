@@ -151,6 +151,8 @@ export const lint = (spec: PipelineSpec, ctx: LintContext): ReadonlyArray<Diagno
       }
       for (const name of lineage) {
         if (name === "run_id" || name === "synced_at") out.push(error(at([...p, "lineage", name], "key"), `lineage property '${name}' is the name of a stamp every write sets; choose another`))
+        const value = g.lineage![name]
+        if (value === null || value === "") out.push(error(at([...p, "lineage", name]), `lineage ${name} has no value, so this step's writes would have no scope`, "give it a value, e.g. \"${params.extractor_version}\" (and check the param is set)"))
       }
       const incrementalMirror = (sourceName: string, onMissing: string | undefined, path: Path) => {
         if ((onMissing ?? g.on_missing) === "delete" && spec.sources[sourceName]?.incremental !== undefined) {

@@ -204,6 +204,9 @@ describe("loadPipeline", () => {
       expect(yield* problems("scopes", twoScopes)).toEqual([
         "35:16: lineage names the scope of this step's writes and takes one property (a set of scope values on every entity), got 2"
       ])
+      expect(yield* problems("noscope", good.replace("lineage: { version: \"${params.version}\" }", "lineage: { version: \"\" }"))).toEqual([
+        "35:27: lineage version has no value, so this step's writes would have no scope"
+      ])
       // LINKS keyed by its endpoints alone, from a source keyed by (id, name, kind, w): rows fold, w needs a rule.
       const folding = good.replace("key: [id, name, kind]\n    sql: SELECT id, name, kind, w FROM l", "key: [id, name, kind, w]\n    sql: SELECT id, name, kind, w, x FROM l")
         .replace("properties: [w]\n", "properties: [x]\n")

@@ -277,7 +277,8 @@ export const compile = (loaded: LoadedPipeline, options: { readonly force?: bool
       kind: "graph",
       connection: g.connection,
       constraints: [...constraints].map(([label, key]) => ({ label, key })),
-      scope: { property: lineageProperty, value: lineageValue === null ? "null" : lineageValue },
+      // Lint rejects a NULL or empty scope value.
+      scope: { property: lineageProperty, value: lineageValue ?? "" },
       units
     }
   })
