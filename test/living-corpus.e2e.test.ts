@@ -152,6 +152,12 @@ describe("the corpus lives", () => {
     expect(await cypherScalar("MATCH (p:Passage {passage_id: $id}) WHERE p.text_preview STARTS WITH 'Edited: ' RETURN count(p)", { id: edited } as never)).toBe(1)
   })
 
+  it("--force re-embeds every passage the source selects, up to date or not", async () => {
+    const r = await withReport("run", v1, "--only", "embed_passages", "--force")
+    expect(r.code).toBe(0)
+    expect(unit(r.report, "embed_passages")).toMatchObject({ read: 16, created: 0, updated: 16, unchanged: 0 })
+  })
+
   it("a failed run removes nothing; the next complete run removes a deleted mention and a deleted paper", async () => {
     // Delete one mention row and a whole paper (its passages and their mentions).
     const [gone] = await sql(`SELECT passage_id::text AS p, concept_name AS n FROM passage_concepts
@@ -303,6 +309,44 @@ describe("source contracts and bad rows", () => {
     const bounded = await cli("run", variant("boundtexts", readFileSync(join(dir, "skiptexts.yaml"), "utf8").split("\n").slice(2).join("\n").replace("on_error: skip", "on_error: skip\n    max_rejected: 2")), "--only", "embed_passages", "--no-resume")
     expect(bounded.code).toBe(1)
     expect(bounded.stderr).toContain("has rejected 3 rows, more than its max_rejected (2)")
+  })
+
+  it("graph rows with a NULL key or a missing endpoint: rejected under skip, listed, the rest written, exit 4", async () => {
+    const orphans = variant("orphanrows", `sources:
+  mentions:
+    connection: pg
+    key: [passage_id, concept_name, concept_type]
+    sql: |
+      SELECT passage_id, concept_name, concept_type, extractor_version, max(confidence) AS confidence
+      FROM passage_concepts WHERE extractor_version = :extractor_version
+      GROUP BY passage_id, concept_name, concept_type, extractor_version
+      UNION ALL SELECT '${passageId(0)}'::uuid, 'no such concept', 'method', :extractor_version, 0.5
+      UNION ALL SELECT '${passageId(1)}'::uuid, 'graph attention network', NULL, :extractor_version, 0.5
+steps:
+  sync_graph:
+    on_error: skip
+    graph:
+      connection: graph
+      lineage: { extractor_versions: "\${params.extractor_version}" }
+      nodes:
+        - { label: Passage, from: passages, key: passage_id, properties: [doc_id, section, text_preview] }
+        - { label: Concept, from: concepts, key: [name, type] }
+      relationships:
+        - type: MENTIONS
+          from: mentions
+          start: Passage(passage_id)
+          end: "Concept(name: concept_name, type: concept_type)"
+          key: [extractor_version]
+          properties: [confidence]
+`)
+    const r = await withReport("run", orphans, "--only", "sync_graph")
+    expect(r.code).toBe(4)
+    expect(r.stdout).toContain("rejected rows: 2")
+    expect(r.stdout).toContain(`concept_type=null): column concept_type (end Concept.type of MENTIONS) is NULL`)
+    expect(r.stdout).toContain(`no Concept node with name="no such concept", type="method" (end of MENTIONS)`)
+    const mentions = await scalar("SELECT count(*) FROM (SELECT DISTINCT passage_id, concept_name, concept_type FROM passage_concepts WHERE extractor_version = 'batch-v1') m")
+    expect(unit(r.report, "MENTIONS")).toMatchObject({ read: mentions + 2, created: mentions, rejected: 2 })
+    expect(await cypherScalar("MATCH ()-[m:MENTIONS {extractor_version: 'batch-v1'}]->() RETURN count(m)")).toBe(mentions)
   })
 
   it("verify runs SQL checks read-only: a writing check fails and writes nothing", async () => {
