@@ -18,8 +18,6 @@ export interface CheckedPage {
   readonly combined: number
   readonly valid: ReadonlyArray<Row>
   readonly bad: ReadonlyArray<BadRow>
-  /** Identity hashes of every row that has one (mirroring units only): what the source still yields. */
-  readonly seen: ReadonlyArray<Uint8Array>
 }
 
 /** What each identity column is, for messages: `key doc_id of Paper`, `end name of Concept`. */
@@ -45,7 +43,7 @@ export const missingIdentity = (unit: GraphUnit, roles: ReadonlyMap<string, stri
 /**
  * A graph unit's work: rows with an incomplete identity are bad rows; the others are
  * MERGEd (all or nothing under `on_error: fail`); a mirroring unit records the identity
- * of every row it read, so the sweep after the pass knows what the source still yields.
+ * of every row it reads, so the sweep after the pass knows what the source still yields.
  */
 export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy, graph: GraphConnector, ledger: RunLedger, stamp: Stamp): PageWork<CheckedPage> => {
   const roles = identityRoles(unit)
@@ -56,7 +54,7 @@ export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy,
       : graph.writeRelationships(unit.write, valid, stamp, options)
   }
   return {
-    prepare: (page, context) =>
+    prepare: (page, context, retried) =>
       Effect.gen(function*() {
         let read = 0
         let combined = 0
@@ -76,7 +74,10 @@ export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy,
           if (unit.mirror) seen.push(identityHash(unit.identity.map((c) => row[c]!)))
         }
         if (bad.length > 0 && rows.onError === "fail") return yield* Effect.fail(badRowsError(context, unit.source.keyset.key, bad))
-        return { read, combined, valid, bad, seen } satisfies CheckedPage
+        // What the source yields does not depend on the write, so it is recorded here, while the
+        // previous page is written; a page recorded but not written is read again on resume.
+        if (seen.length > 0) yield* withRetry(ledger.markSeen(stamp.runId, unit.unit, seen), policy, () => retried)
+        return { read, combined, valid, bad } satisfies CheckedPage
       }),
     commit: (page, context, retried) =>
       Effect.gen(function*() {
@@ -85,7 +86,6 @@ export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy,
           : yield* withRetry(write(page.valid), policy, () => retried)
         const rejected = result.rejected.map((r) => ({ row: page.valid[r.index]!, reason: r.reason }))
         if (result.rolledBack) return yield* Effect.fail(badRowsError(context, unit.source.keyset.key, [...page.bad, ...rejected]))
-        if (page.seen.length > 0) yield* withRetry(ledger.markSeen(stamp.runId, unit.unit, page.seen), policy, () => retried)
         return { read: page.read, created: result.created, updated: result.updated, unchanged: result.unchanged, combined: page.combined, rejected: [...page.bad, ...rejected] }
       })
   }

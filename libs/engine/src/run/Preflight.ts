@@ -65,10 +65,15 @@ export const preflight = (plan: Plan) =>
 export const checkNullKeys = (plan: Plan, windows: ReadonlyMap<string, SourceCursor>): Effect.Effect<void, StepError | DataError, Connectors> =>
   Effect.gen(function*() {
     const connectors = yield* Connectors
+    // Units that read one source by the same key share one check.
+    const checked = new Set<string>()
     for (const step of plan.steps) {
       if (step.rows.onError !== "fail") continue
       for (const u of step.kind === "embed" ? [step.unit] : step.units) {
         const source = effectiveSource(u.source, windows)
+        const id = JSON.stringify([u.source.connection, source.name, source.key, source.cursor, source.fold?.identity ?? null])
+        if (checked.has(id)) continue
+        checked.add(id)
         const context = { step: step.name, unit: u.unit, source: source.name, keyRange: null }
         const nulls = yield* sqlOf(connectors, u.source.connection).nullKeys(source, 20).pipe(Effect.mapError(toStepError(context)))
         if (nulls.count > 0) {

@@ -107,8 +107,9 @@ export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepErr
       })
 
     const total = yield* retry(args.sql.count(source)).pipe(Effect.mapError(toStepError(base)))
-    if (checkpoint === undefined) {
-      // Keyset pages cannot reach rows whose key is NULL, so they are rejected (or fail the step) here, once.
+    // Keyset pages cannot reach rows whose key is NULL, so they are rejected here, once. (Under
+    // `on_error: fail` the run checked before writing anything that there are none.)
+    if (checkpoint === undefined && step.rows.onError === "skip") {
       const nulls = yield* retry(args.sql.nullKeys(source, maxNullKeyRows)).pipe(Effect.mapError(toStepError(base)))
       if (nulls.count > nulls.rows.length) {
         return yield* Effect.fail(new DataError({ context: base, detail: `${nulls.count} rows have a NULL in key column(s) ${source.key.join(", ")}, more than the ${maxNullKeyRows} that can be rejected one by one`, hint: "filter them out in the source's query" }))
