@@ -1,7 +1,8 @@
 import { Effect, Option, Stream } from "effect"
+import type { Scope } from "effect"
 import type pg from "pg"
 import type { KeysetSource, KeyTuple, Page, Value } from "@polymath/engine"
-import { pgFailure } from "./PgError.ts"
+import { pgFailure, toPgError } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
 import { runSingleStatement } from "./PgPool.ts"
 import { keyOf, planSource, selectWithKeys, sourceLabel, stripHidden } from "./Source.ts"
@@ -29,19 +30,61 @@ const validateCheckpoint = (source: KeysetSource, after: KeyTuple | null): Effec
     )
     : Effect.void
 
+/** The pass's cursor on its dedicated connection, and whether that connection broke. */
+interface OpenCursor {
+  readonly client: pg.PoolClient
+  readonly state: { broken: boolean; readonly onError: () => void }
+}
+
+const CURSOR = "polymath_pages"
+
+// One connection, one snapshot and one execution of the query for the whole pass: re-running
+// a DISTINCT or GROUP BY join for every page made reading cost grow with the square of the source.
+const openCursor = (pool: pg.Pool, context: string, text: string, params: ReadonlyArray<unknown>): Effect.Effect<OpenCursor, PgError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const opened = yield* Effect.tryPromise({
+        try: async () => {
+          const client = await pool.connect()
+          const state = { broken: false, onError: () => void (state.broken = true) }
+          client.on("error", state.onError)
+          return { client, state }
+        },
+        catch: (cause) => toPgError(cause, context)
+      })
+      const begun = yield* runSingleStatement(opened.client, context, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").pipe(
+        Effect.andThen(runSingleStatement(opened.client, context, `DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${text}`, params)),
+        Effect.result
+      )
+      if (begun._tag === "Failure") {
+        opened.client.off("error", opened.state.onError)
+        opened.client.release(true)
+        return yield* Effect.fail(begun.failure)
+      }
+      return opened
+    }),
+    ({ client, state }) =>
+      Effect.promise(async () => {
+        // Ending the read transaction closes the cursor; a broken connection is not given back.
+        const failure = state.broken ? true : await client.query("ROLLBACK").then(() => false, (e: unknown) => (e instanceof Error ? e : true))
+        client.off("error", state.onError)
+        client.release(failure === false ? undefined : failure)
+      })
+  )
+
 /**
- * Streams a source in key order, one page per query over the source's effective rows
- * (non-null keys, at or past the cursor; see `planSource`):
+ * Streams a source in key order through one server-side cursor over the source's
+ * effective rows (non-null keys, at or past the cursor; see `planSource`), in a read-only
+ * REPEATABLE READ transaction, fetching a page at a time:
  *
- *     SELECT src.* FROM <source> ORDER BY k1, k2 LIMIT $page
- *     SELECT src.* FROM <source> WHERE (k1, k2) >= ($a, $b) ORDER BY k1, k2 LIMIT $page + 1
+ *     DECLARE c NO SCROLL CURSOR FOR SELECT src.* FROM <source> [WHERE (k1, k2) >= ($a, $b)] ORDER BY k1, k2
+ *     FETCH FORWARD $page FROM c
  *
- * A page after a key reads from that key inclusive, one row more than a page: the one
- * leading row equal to the previous last key is dropped, and a second one proves the key
- * is not unique, which with `>` would have gone unnoticed while the rows after it on the
- * next page were skipped. Within a page equal keys are adjacent and compared directly.
- * Resuming from a checkpoint is the same step. Only one page is ever in memory; the
- * stream ends after a short read.
+ * Equal keys are adjacent, so each row's key is compared with the one before it, across
+ * fetches too: a key that is not unique fails the read instead of letting a resume skip
+ * rows. Resuming after a checkpoint reads from that key inclusive and drops the one
+ * leading row equal to it (a second one proves the key is not unique). Only one page is
+ * ever in memory; the stream ends after a short fetch, and closing it ends the transaction.
  */
 export const keysetPages = (pool: pg.Pool, source: KeysetSource, after: KeyTuple | null): Stream.Stream<Page, PgError> =>
   Stream.unwrap(
@@ -55,34 +98,38 @@ export const keysetPages = (pool: pg.Pool, source: KeysetSource, after: KeyTuple
         ? `${plan.cols[0]} >= $${n + 1}`
         : `(${order}) >= (${source.key.map((_, i) => `$${n + 1 + i}`).join(", ")})`
       const select = selectWithKeys(plan)
-      const firstText = `SELECT ${select} FROM ${plan.from} ORDER BY ${order} LIMIT $${n + 1}`
-      const nextText = `SELECT ${select} FROM ${plan.from} WHERE ${boundary} ORDER BY ${order} LIMIT $${n + k + 1}`
+      const text = after === null
+        ? `SELECT ${select} FROM ${plan.from} ORDER BY ${order}`
+        : `SELECT ${select} FROM ${plan.from} WHERE ${boundary} ORDER BY ${order}`
       const context = `reading ${sourceLabel(source)}`
+      const cursor = yield* openCursor(pool, context, text, after === null ? plan.params : [...plan.params, ...after])
+      let previous: KeyTuple | null = after
+      let leading = after !== null
 
-      const page = (from: KeyTuple | null) =>
+      const page = (_: null) =>
         Effect.gen(function*() {
-          const limit = from === null ? source.pageSize : source.pageSize + 1
-          const result = from === null
-            ? yield* runSingleStatement(pool, context, firstText, [...plan.params, limit])
-            : yield* runSingleStatement(pool, context, nextText, [...plan.params, ...from, limit])
+          // The first fetch after a checkpoint holds the checkpoint's own row too.
+          const limit = leading ? source.pageSize + 1 : source.pageSize
+          const result = yield* runSingleStatement(cursor.client, context, `FETCH FORWARD ${limit} FROM ${CURSOR}`)
           const raw = result.rows as ReadonlyArray<Record<string, Value>>
           const keys = yield* Effect.forEach(raw, (row) => keyOf(plan, row))
           let start = 0
-          if (from !== null) {
-            while (start < keys.length && sameKey(keys[start] as KeyTuple, from)) start++
-            if (start > 1) return yield* duplicateKeyError(source, from)
+          if (leading) {
+            while (start < keys.length && sameKey(keys[start] as KeyTuple, after!)) start++
+            if (start > 1) return yield* duplicateKeyError(source, after!)
+            leading = false
           }
-          for (let i = start + 1; i < keys.length; i++) {
-            if (sameKey(keys[i - 1] as KeyTuple, keys[i] as KeyTuple)) return yield* duplicateKeyError(source, keys[i] as KeyTuple)
+          // `previous` is the last key handed out, or the checkpoint's when resuming.
+          for (let i = start; i < keys.length; i++) {
+            const key = keys[i] as KeyTuple
+            if (previous !== null && sameKey(previous, key)) return yield* duplicateKeyError(source, key)
+            previous = key
           }
-          // Without a leading row to drop (the checkpoint's row is gone), the extra row waits for the next page.
-          const end = Math.min(keys.length, start + source.pageSize)
-          if (end === start) return [[], Option.none()] as const
-          const lastKey = keys[end - 1] as KeyTuple
-          const next = raw.length < limit ? Option.none() : Option.some<KeyTuple | null>(lastKey)
-          return [[{ rows: stripHidden(plan, raw.slice(start, end)), lastKey }], next] as const
+          const more = raw.length === limit ? Option.some<null>(null) : Option.none<null>()
+          if (start === raw.length) return [[], more] as const
+          return [[{ rows: stripHidden(plan, raw.slice(start)), lastKey: previous! }], more] as const
         })
 
-      return Stream.paginate<KeyTuple | null, Page, PgError>(after, page)
+      return Stream.paginate<null, Page, PgError>(null, page)
     })
   )

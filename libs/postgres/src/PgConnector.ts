@@ -37,6 +37,8 @@ export const pgConnectorFromPool = (name: string, pool: pg.Pool): SqlConnector =
  */
 export const makePgConnector: SqlConnectorFactory = (options) =>
   Effect.map(
-    acquirePgPool({ dsn: options.dsn, applicationName: `polymath-etl:${options.name}`, max: 5 }),
+    // Each unit's read holds a connection for its whole pass, and an embed and a graph step read
+    // side by side while the pipeline lock, checkpoints, vector writes and seen records need theirs.
+    acquirePgPool({ dsn: options.dsn, applicationName: `polymath-etl:${options.name}`, max: 8 }),
     (pool) => pgConnectorFromPool(options.name, pool)
   )
