@@ -2,9 +2,9 @@ import { Effect, Option, Stream } from "effect"
 import type { Scope } from "effect"
 import type pg from "pg"
 import type { KeysetSource, KeyTuple, Page, Value } from "@polymath/engine"
-import { pgFailure, toPgError } from "./PgError.ts"
+import { pgFailure } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
-import { runSingleStatement } from "./PgPool.ts"
+import { checkedOutClient, runSingleStatement } from "./PgPool.ts"
 import { keyOf, planSource, selectWithKeys, sourceLabel, stripHidden } from "./Source.ts"
 
 // Checkpoint tuples are compared as text: a checkpoint read back from JSON may hold a
@@ -30,47 +30,18 @@ const validateCheckpoint = (source: KeysetSource, after: KeyTuple | null): Effec
     )
     : Effect.void
 
-/** The pass's cursor on its dedicated connection, and whether that connection broke. */
-interface OpenCursor {
-  readonly client: pg.PoolClient
-  readonly state: { broken: boolean; readonly onError: () => void }
-}
-
 const CURSOR = "polymath_pages"
 
 // One connection, one snapshot and one execution of the query for the whole pass: re-running
-// a DISTINCT or GROUP BY join for every page made reading cost grow with the square of the source.
-const openCursor = (pool: pg.Pool, context: string, text: string, params: ReadonlyArray<unknown>): Effect.Effect<OpenCursor, PgError, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      const opened = yield* Effect.tryPromise({
-        try: async () => {
-          const client = await pool.connect()
-          const state = { broken: false, onError: () => void (state.broken = true) }
-          client.on("error", state.onError)
-          return { client, state }
-        },
-        catch: (cause) => toPgError(cause, context)
-      })
-      const begun = yield* runSingleStatement(opened.client, context, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").pipe(
-        Effect.andThen(runSingleStatement(opened.client, context, `DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${text}`, params)),
-        Effect.result
-      )
-      if (begun._tag === "Failure") {
-        opened.client.off("error", opened.state.onError)
-        opened.client.release(true)
-        return yield* Effect.fail(begun.failure)
-      }
-      return opened
-    }),
-    ({ client, state }) =>
-      Effect.promise(async () => {
-        // Ending the read transaction closes the cursor; a broken connection is not given back.
-        const failure = state.broken ? true : await client.query("ROLLBACK").then(() => false, (e: unknown) => (e instanceof Error ? e : true))
-        client.off("error", state.onError)
-        client.release(failure === false ? undefined : failure)
-      })
-  )
+// a DISTINCT or GROUP BY join for every page made reading cost grow with the square of the
+// source. Ending the read transaction (on release) closes the cursor.
+const openCursor = (pool: pg.Pool, context: string, text: string, params: ReadonlyArray<unknown>): Effect.Effect<pg.PoolClient, PgError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const client = yield* checkedOutClient(pool, context, "ROLLBACK")
+    yield* runSingleStatement(client, context, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    yield* runSingleStatement(client, context, `DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${text}`, params)
+    return client
+  })
 
 /**
  * Streams a source in key order through one server-side cursor over the source's
@@ -102,7 +73,7 @@ export const keysetPages = (pool: pg.Pool, source: KeysetSource, after: KeyTuple
         ? `SELECT ${select} FROM ${plan.from} ORDER BY ${order}`
         : `SELECT ${select} FROM ${plan.from} WHERE ${boundary} ORDER BY ${order}`
       const context = `reading ${sourceLabel(source)}`
-      const cursor = yield* openCursor(pool, context, text, after === null ? plan.params : [...plan.params, ...after])
+      const client = yield* openCursor(pool, context, text, after === null ? plan.params : [...plan.params, ...after])
       let previous: KeyTuple | null = after
       let leading = after !== null
 
@@ -110,7 +81,7 @@ export const keysetPages = (pool: pg.Pool, source: KeysetSource, after: KeyTuple
         Effect.gen(function*() {
           // The first fetch after a checkpoint holds the checkpoint's own row too.
           const limit = leading ? source.pageSize + 1 : source.pageSize
-          const result = yield* runSingleStatement(cursor.client, context, `FETCH FORWARD ${limit} FROM ${CURSOR}`)
+          const result = yield* runSingleStatement(client, context, `FETCH FORWARD ${limit} FROM ${CURSOR}`)
           const raw = result.rows as ReadonlyArray<Record<string, Value>>
           const keys = yield* Effect.forEach(raw, (row) => keyOf(plan, row))
           let start = 0

@@ -125,38 +125,44 @@ export const runSingleStatement = (
   })
 
 /**
- * Checks a client out of the pool for `use` and always gives it back. A client whose
- * connection failed (or whose `cleanup` failed) is destroyed instead of returned, and a
- * no-op 'error' listener guards the checkout: pg emits 'error' on a checked-out client
- * when its socket dies, and an unheard 'error' would crash Node.
+ * A client checked out of the pool for the scope's lifetime. On release it runs `cleanup`
+ * (e.g. `ROLLBACK`) and gives the client back; a client whose connection failed (or whose
+ * cleanup failed) is destroyed instead. A no-op 'error' listener guards the checkout: pg
+ * emits 'error' on a checked-out client when its socket dies, and an unheard 'error'
+ * would crash Node.
  */
+export const checkedOutClient = (pool: pg.Pool, context: string, cleanup?: string): Effect.Effect<pg.PoolClient, PgError, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const client = await pool.connect()
+          const state = { broken: false, onError: () => void (state.broken = true) }
+          client.on("error", state.onError)
+          return { client, state }
+        },
+        catch: (cause) => toPgError(cause, context)
+      }),
+      ({ client, state }) =>
+        Effect.promise(async () => {
+          let failure: Error | boolean = state.broken
+          if (!state.broken && cleanup !== undefined) {
+            failure = await client.query(cleanup).then(() => false, (e: unknown) => (e instanceof Error ? e : true))
+          }
+          client.off("error", state.onError)
+          client.release(failure === false ? undefined : failure)
+        })
+    ),
+    ({ client }) => client
+  )
+
+/** Checks a client out of the pool for `use` and always gives it back (see `checkedOutClient`). */
 export const withPoolClient = <A, E>(
   pool: pg.Pool,
   context: string,
   use: (client: pg.PoolClient) => Effect.Effect<A, E>,
   cleanup?: string
-): Effect.Effect<A, E | PgError> =>
-  Effect.acquireUseRelease(
-    Effect.tryPromise({
-      try: async () => {
-        const client = await pool.connect()
-        const state = { broken: false, onError: () => void (state.broken = true) }
-        client.on("error", state.onError)
-        return { client, state }
-      },
-      catch: (cause) => toPgError(cause, context)
-    }),
-    ({ client }) => use(client),
-    ({ client, state }) =>
-      Effect.promise(async () => {
-        let failure: Error | boolean = state.broken
-        if (!state.broken && cleanup !== undefined) {
-          failure = await client.query(cleanup).then(() => false, (e: unknown) => (e instanceof Error ? e : true))
-        }
-        client.off("error", state.onError)
-        client.release(failure === false ? undefined : failure)
-      })
-  )
+): Effect.Effect<A, E | PgError> => Effect.scoped(Effect.flatMap(checkedOutClient(pool, context, cleanup), use))
 
 /** A byte array as pg sends bytea (a Buffer over the same memory, so a subarray keeps its offset). */
 export const bytea = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
