@@ -1,4 +1,6 @@
 import { Data } from "effect"
+import { BadData } from "./FailureReason.ts"
+import type { FailureReason } from "./FailureReason.ts"
 
 /** Where in a run a failure happened: enough to find the batch again. */
 export interface FailureContext {
@@ -12,12 +14,15 @@ export interface FailureContext {
 /** A step failed: a connector error that was not retryable or kept failing after retries. */
 export class StepError extends Data.TaggedError("StepError")<{
   readonly context: FailureContext
-  readonly reason: string
-  readonly isRetryable: boolean
+  /** The connector's classified reason (its `isRetryable` said whether retries were tried). */
+  readonly reason: FailureReason
   readonly detail: string
   /** What the user can do about it, e.g. how to start over. */
   readonly hint?: string
 }> {
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
   override get message(): string {
     const c = this.context
     return `step ${c.step} (${c.unit}, source ${c.source}${c.keyRange ? `, keys ${c.keyRange}` : ""}): ${this.detail}`
@@ -31,7 +36,7 @@ export class DataError extends Data.TaggedError("DataError")<{
   readonly hint?: string
 }> {
   readonly isRetryable = false
-  readonly reason = "BadData"
+  readonly reason: FailureReason = new BadData({})
   override get message(): string {
     const c = this.context
     return `step ${c.step} (${c.unit === c.step ? "" : `${c.unit}, `}source ${c.source}${c.keyRange ? `, keys ${c.keyRange}` : ""}): ${this.detail}`
@@ -53,7 +58,7 @@ export class Stopped extends Data.TaggedError("Stopped")<Record<never, never>> {
 /** Adds a hint to a run failure, after any it has (other failures pass unchanged). */
 export const withHint = <E>(e: E, hint: string): E => {
   const joined = (before: string | undefined) => (before === undefined ? hint : `${before}\n${hint}`)
-  if (e instanceof StepError) return new StepError({ context: e.context, reason: e.reason, isRetryable: e.isRetryable, detail: e.detail, hint: joined(e.hint) }) as E
+  if (e instanceof StepError) return new StepError({ context: e.context, reason: e.reason, detail: e.detail, hint: joined(e.hint) }) as E
   if (e instanceof DataError) return new DataError({ context: e.context, detail: e.detail, hint: joined(e.hint) }) as E
   return e
 }
