@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { Effect, Redacted } from "effect"
 import { acquireNeo4jDriver, makeNeo4jConnector } from "@polymath/neo4j"
-import { exec, queryRows, withClient } from "@polymath/postgres"
+import { exec, queryRows, withClient } from "../tools/fixtures/src/pgClient.ts"
 
 /** The database the end-to-end tests own, beside the demo's. */
 export const e2eDatabase = "polymath_e2e"

@@ -3,8 +3,9 @@ import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { availableParallelism, cpus, loadavg, totalmem } from "node:os"
 import { join, resolve } from "node:path"
-import { queryRows, redactDsn, withClient } from "@polymath/postgres"
+import { redact } from "@polymath/engine"
 import { expectedCounts } from "../fixtures/src/corpus.ts"
+import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
 
 export const repoRoot = resolve(import.meta.dirname, "../..")
 export const nodeBin = process.execPath
@@ -104,7 +105,7 @@ export const ensureBenchDatabase = async (name: string, scale: number, dim: numb
     return row!
   })
   if (state === null || state.docs !== expected.documents || state.passages !== expected.passages || state.type !== `vector(${dim})`) {
-    log(`loading the scale-${scale} corpus (vector(${dim})) into ${redactDsn(dsn)}`)
+    log(`loading the scale-${scale} corpus (vector(${dim})) into ${redact(dsn)}`)
     const r = spawnSync(nodeBin, [join(repoRoot, "tools/fixtures/src/main.ts"), "--scale", String(scale), "--dim", String(dim), "--no-verify"], {
       env: { ...process.env, POSTGRES_DSN: dsn },
       stdio: ["ignore", "ignore", "inherit"]

@@ -14,9 +14,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { loadOnnxEmbedder, makeEmbedderFactory } from "@polymath/embeddings"
+import { loadBenchSession, makeEmbedderFactory } from "@polymath/embeddings"
 import type { ModelEntry, OnnxEmbedder } from "@polymath/embeddings"
-import { queryRows, withClient } from "@polymath/postgres"
+import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
 import { dsnWithDatabase, log, machine, machineLoad, median, pythonBin, repoRoot, round, selfPeakRssMb, stackDsn, table } from "./common.ts"
 
 export interface LargeBenchOptions {
@@ -80,7 +80,7 @@ export const largeBench = async (o: LargeBenchOptions): Promise<void> => {
 
   const result = await run(Effect.scoped(Effect.gen(function*() {
     const t0 = performance.now()
-    const embedder = yield* loadOnnxEmbedder(entry, { ...(o.threads === null ? {} : { threads: o.threads }), batchSize: o.rows, maxBatchTokens: o.rows * o.seq })
+    const embedder = yield* loadBenchSession(entry, { ...(o.threads === null ? {} : { threads: o.threads }), batchSize: o.rows, maxBatchTokens: o.rows * o.seq })
     const loadSeconds = (performance.now() - t0) / 1000
     log(`${entry.name}: session created and warmed up in ${loadSeconds.toFixed(1)} s; intra-op threads ${embedder.threads}`)
     const rows = yield* Effect.promise(() => Promise.all(corpus.slice(0, o.rows * o.batches).map((t) => fixedLength(embedder, t, o.seq))))

@@ -1,11 +1,13 @@
 import { Effect, Option, Stream } from "effect"
 import type { Scope } from "effect"
 import type pg from "pg"
+import { Reason } from "@polymath/engine"
 import type { KeysetSource, KeyTuple, Page, Value } from "@polymath/engine"
 import { pgFailure } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
 import { checkedOutClient, runSingleStatement } from "./PgPool.ts"
-import { keyOf, planSource, selectWithKeys, sourceLabel, stripHidden } from "./Source.ts"
+import { planSource, sourceLabel } from "./Source.ts"
+import { keyOf, selectWithKeys, stripHidden } from "./SourceKeys.ts"
 
 // Checkpoint tuples are compared as text: a checkpoint read back from JSON may hold a
 // number where the page has the same bigint rendered as a string.
@@ -14,7 +16,7 @@ const sameKey = (a: KeyTuple, b: KeyTuple): boolean => a.every((v, i) => String(
 /** The failure for a key value that occurs more than once: keyset paging would skip rows. */
 export const duplicateKeyError = (source: KeysetSource, key: KeyTuple): PgError =>
   pgFailure(
-    "DuplicateKey",
+    new Reason.BadData({ detail: "DuplicateKey" }),
     `${sourceLabel(source)}: key (${source.key.join(", ")}) is not unique: ` +
       `${source.key.map((k, i) => `${k}=${String(key[i])}`).join(", ")} occurs more than once; keyset paging would skip rows. ` +
       "Declare a key that identifies one row (e.g. add columns to key) or make the query return one row per key"
@@ -24,7 +26,7 @@ const validateCheckpoint = (source: KeysetSource, after: KeyTuple | null): Effec
   after !== null && after.length !== source.key.length
     ? Effect.fail(
       pgFailure(
-        "InvalidCheckpoint",
+        new Reason.BadData({ detail: "InvalidCheckpoint" }),
         `${sourceLabel(source)}: checkpoint has ${after.length} key value(s) but the key has ${source.key.length} column(s)`
       )
     )

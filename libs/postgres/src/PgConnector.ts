@@ -6,7 +6,8 @@ import { keysetPages } from "./KeysetPages.ts"
 import { acquirePgPool } from "./PgPool.ts"
 import { readOnlyQuery } from "./ReadOnlyQuery.ts"
 import { makePgRunLedger } from "./RunLedger.ts"
-import { countSource, cursorMax, describeStatement, duplicateKeys, nullKeys } from "./Source.ts"
+import { describeStatement } from "./Source.ts"
+import { countSource, cursorMax, duplicateKeys, nullKeys } from "./SourceChecks.ts"
 import { makeVectorWriter } from "./VectorWriter.ts"
 
 /** Builds a SqlConnector over an already open pool (the pool's lifetime is the caller's). */

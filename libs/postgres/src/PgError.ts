@@ -1,27 +1,32 @@
 import { Data, Predicate } from "effect"
+import { Reason, redact } from "@polymath/engine"
+import type { FailureReason } from "@polymath/engine"
 
 /**
  * The one failure type of this lib. It satisfies the engine's `ConnectorFailure`,
  * so the engine's retry policy only ever looks at `isRetryable`.
  */
 export class PgError extends Data.TaggedError("PgError")<{
-  /** A short machine-readable cause, e.g. "ConnectionLost", "SyntaxError", "RunInProgress". */
-  readonly reason: string
-  /** True for transient failures (lost connection, deadlock, serialization failure). */
-  readonly isRetryable: boolean
+  /** Why it failed; `detail` carries the fine-grained word ("UndefinedTable", "RunInProgress", a SQLSTATE). */
+  readonly reason: FailureReason
   /** Human-readable; includes the SQLSTATE and server message, never the DSN, a password or a stack trace. */
   readonly message: string
   /** The five-character SQLSTATE when the server reported one. */
   readonly sqlState?: string
-  /** The original driver error, for debugging; its message has been scrubbed into `message`. */
+  /** The original driver error, for debugging; its message has been redacted into `message`. */
   readonly cause?: unknown
-}> {}
+}> {
+  /** True for transient failures (lost connection, deadlock, serialization failure, too many connections). */
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
+}
 
-/** Builds a non-retryable PgError that did not come from the driver (bad target, null key, ...). */
-export const pgFailure = (reason: string, message: string, sqlState?: string): PgError =>
+/** Builds a PgError that did not come from the driver (bad target, null key, ...). */
+export const pgFailure = (reason: FailureReason, message: string, sqlState?: string): PgError =>
   sqlState === undefined
-    ? new PgError({ reason, isRetryable: false, message: scrubSecrets(message) })
-    : new PgError({ reason, isRetryable: false, message: scrubSecrets(message), sqlState })
+    ? new PgError({ reason, message: redact(message) })
+    : new PgError({ reason, message: redact(message), sqlState })
 
 // Node socket errors that mean the connection is gone but a new one may work.
 const connectionErrnos = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"])
@@ -36,54 +41,46 @@ const connectionMessages = [
   /server closed the connection unexpectedly/i
 ]
 
-interface Classification {
-  readonly reason: string
-  readonly isRetryable: boolean
-}
+// The SQLSTATEs that have a name worth keeping in `detail`; others keep the code itself.
+const namedStates: ReadonlyMap<string, string> = new Map([
+  ["53300", "TooManyConnections"],
+  ["55P03", "LockNotAvailable"],
+  ["42501", "InsufficientPrivilege"],
+  ["42601", "SyntaxError"],
+  ["42P01", "UndefinedTable"],
+  ["42703", "UndefinedColumn"],
+  ["3D000", "UnknownDatabase"],
+  ["25006", "ReadOnly"]
+])
 
-// Retryability by SQLSTATE; the spec lists the transient ones, everything else is permanent.
-const classifySqlState = (code: string): Classification => {
-  if (code.startsWith("08")) return { reason: "ConnectionLost", isRetryable: true }
+/** The reason for a SQLSTATE; the first four kinds are transient, everything else is permanent. */
+const classifySqlState = (code: string): FailureReason => {
+  const detail = namedStates.get(code) ?? code
+  if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03") return new Reason.ConnectionLost({ detail })
   switch (code) {
-    case "57P01":
-    case "57P02":
-    case "57P03":
-      return { reason: "ConnectionLost", isRetryable: true }
-    case "53300":
-      return { reason: "TooManyConnections", isRetryable: true }
-    case "40001":
-      return { reason: "SerializationFailure", isRetryable: true }
     case "40P01":
-      return { reason: "Deadlock", isRetryable: true }
-    case "42601":
-      return { reason: "SyntaxError", isRetryable: false }
-    case "42P01":
-      return { reason: "UndefinedTable", isRetryable: false }
-    case "42703":
-      return { reason: "UndefinedColumn", isRetryable: false }
-    case "57014":
-      return { reason: "QueryCanceled", isRetryable: false }
+      return new Reason.Deadlock({ detail })
+    case "40001":
+      return new Reason.Serialization({ detail })
+    case "53300":
+    case "55P03":
+      return new Reason.Transient({ detail })
+    case "42501":
+      return new Reason.Auth({ detail })
     case "25006":
-      return { reason: "ReadOnly", isRetryable: false }
+      return new Reason.Unavailable({ detail })
+    case "57014":
+      return new Reason.Canceled({ detail })
   }
-  if (code.startsWith("42")) return { reason: "InvalidStatement", isRetryable: false }
-  if (code.startsWith("22")) return { reason: "DataError", isRetryable: false }
-  if (code.startsWith("23")) return { reason: "ConstraintViolation", isRetryable: false }
-  if (code.startsWith("28")) return { reason: "AuthenticationFailed", isRetryable: false }
-  if (code.startsWith("3D")) return { reason: "UnknownDatabase", isRetryable: false }
-  return { reason: "QueryFailed", isRetryable: false }
+  if (code.startsWith("28")) return new Reason.Auth({ detail })
+  if (code.startsWith("42")) return new Reason.Syntax({ detail: namedStates.get(code) ?? "InvalidStatement" })
+  if (code.startsWith("3D")) return new Reason.Syntax({ detail })
+  if (code.startsWith("23")) return new Reason.Constraint({ detail })
+  if (code.startsWith("22")) return new Reason.BadData({ detail })
+  return new Reason.Unknown({ detail })
 }
 
 const SQLSTATE = /^[0-9A-Z]{5}$/
-
-/**
- * Removes credentials that a driver message could echo: the password part of a
- * `postgres://user:password@host` URL and `password=...` keyword pairs.
- */
-export const scrubSecrets = (text: string): string =>
-  text
-    .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@")
-    .replace(/(password\s*=\s*)('[^']*'|\S+)/gi, "$1***")
 
 // The driver's own message; AggregateError (IPv4+IPv6 connect failures) has an empty one.
 const driverMessage = (cause: unknown): string => {
@@ -99,6 +96,9 @@ const driverMessage = (cause: unknown): string => {
 const stringProp = (u: unknown, key: string): string | undefined =>
   Predicate.hasProperty(u, key) && typeof u[key] === "string" && u[key].length > 0 ? u[key] : undefined
 
+/** The first line of a driver error's message, with secrets removed: what the server said. */
+export const serverMessage = (cause: unknown): string => redact(driverMessage(cause)).split("\n")[0] ?? ""
+
 /**
  * Turns anything the pg driver throws into a PgError: `context` says what we were
  * doing ("reading source passages"), the rest comes from the error itself.
@@ -106,25 +106,22 @@ const stringProp = (u: unknown, key: string): string | undefined =>
 export const toPgError = (cause: unknown, context: string): PgError => {
   if (cause instanceof PgError) return cause
   const code = stringProp(cause, "code")
-  const server = scrubSecrets(driverMessage(cause)).split("\n")[0] ?? ""
-  const lost = (detail: string) =>
+  const server = serverMessage(cause)
+  const lost = (what: string, detail?: string) =>
     new PgError({
-      reason: "ConnectionLost",
-      isRetryable: true,
-      message: `${context}: connection to Postgres lost or refused (${detail})${server !== detail ? ` — ${server}` : ""}`,
+      reason: new Reason.ConnectionLost(detail === undefined ? {} : { detail }),
+      message: `${context}: connection to Postgres lost or refused (${what})${server !== what ? ` — ${server}` : ""}`,
       cause
     })
   // Node errno codes are checked first: some (EPIPE) also look like a five-character SQLSTATE.
-  if (code !== undefined && connectionErrnos.has(code)) return lost(code)
+  if (code !== undefined && connectionErrnos.has(code)) return lost(code, code)
   if (code !== undefined && SQLSTATE.test(code)) {
-    const { isRetryable, reason } = classifySqlState(code)
     const detail = stringProp(cause, "detail")
     const hint = stringProp(cause, "hint")
     const extra = [detail, hint !== undefined ? `hint: ${hint}` : undefined].filter((s) => s !== undefined)
-    const tail = extra.length > 0 ? ` — ${scrubSecrets(truncate(extra.join("; "), 500))}` : ""
+    const tail = extra.length > 0 ? ` — ${redact(truncate(extra.join("; "), 500))}` : ""
     return new PgError({
-      reason,
-      isRetryable,
+      reason: classifySqlState(code),
       sqlState: code,
       message: `${context}: ${server} (SQLSTATE ${code})${tail}`,
       cause
@@ -132,7 +129,7 @@ export const toPgError = (cause: unknown, context: string): PgError => {
   }
   // Without a code, only the driver's own wording tells a dead socket from other failures.
   if (connectionMessages.some((re) => re.test(server))) return lost(server)
-  return new PgError({ reason: "QueryFailed", isRetryable: false, message: `${context}: ${server}`, cause })
+  return new PgError({ reason: new Reason.Unknown(code === undefined ? {} : { detail: code }), message: `${context}: ${server}`, cause })
 }
 
 const truncate = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}…` : s)

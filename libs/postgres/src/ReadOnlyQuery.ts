@@ -1,16 +1,17 @@
 import { Effect } from "effect"
 import type pg from "pg"
+import { Reason } from "@polymath/engine"
 import type { Row, SqlStatement } from "@polymath/engine"
-import { pgFailure, scrubSecrets } from "./PgError.ts"
+import { pgFailure, serverMessage } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
 import { runQuery, runSingleStatement, withPoolClient } from "./PgPool.ts"
 
 // The server's own words ("cannot execute DELETE in a read-only transaction") say what was refused.
 const readOnlyError = (context: string) => (e: PgError): PgError => {
   if (e.sqlState !== "25006") return e
-  const server = e.cause instanceof Error ? scrubSecrets(e.cause.message.split("\n")[0] ?? "") : ""
+  const server = e.cause instanceof Error ? serverMessage(e.cause) : ""
   return pgFailure(
-    "ReadOnly",
+    new Reason.Unavailable({ detail: "ReadOnly" }),
     `${context}: the statement tried to write${server === "" ? "" : ` (${server})`}; verification checks must only read`,
     "25006"
   )

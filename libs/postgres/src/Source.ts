@@ -1,14 +1,12 @@
 import { Effect } from "effect"
 import type pg from "pg"
-import { foldedRowsColumn } from "@polymath/engine"
-import type { DuplicateKey, KeysetSource, KeyTuple, NullKeyRows, Row, SourceDescription, SourceFold, SqlStatement, Value } from "@polymath/engine"
+import { foldedRowsColumn, Reason } from "@polymath/engine"
+import type { KeysetSource, SourceDescription, SourceFold, SqlStatement, Value } from "@polymath/engine"
 import { quoteIdent } from "./Identifier.ts"
 import { pgFailure } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
 import { runSingleStatement } from "./PgPool.ts"
 import { asSubquery } from "./Statement.ts"
-
-type KeyValue = KeyTuple[number]
 
 // Date/time types lose precision (µs → ms) or shift with the local time zone when parsed
 // into a JS Date, so their checkpoint value is rendered by the server instead. Rendering
@@ -20,9 +18,6 @@ const TIME_KEY_RENDER: ReadonlyMap<number, (col: string) => string> = new Map([
   [1114, (c: string) => `to_char(${c}, 'YYYY-MM-DD"T"HH24:MI:SS.US')`], // timestamp
   [1184, (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`] // timestamptz
 ])
-
-/** The name of the hidden column that carries key position `i` as its checkpoint text. */
-export const hiddenKeyColumn = (i: number): string => `__polymath_key_${i}`
 
 /** How one source is read: the SQL pieces every query over it shares. */
 export interface SourcePlan {
@@ -53,13 +48,16 @@ const probe = (pool: pg.Pool, context: string, statement: SqlStatement): Effect.
 export const describeStatement = (pool: pg.Pool, label: string, statement: SqlStatement): Effect.Effect<SourceDescription, PgError> =>
   Effect.map(probe(pool, `describing a query on ${label}`, statement), (fields) => ({ columns: fields.map((f) => f.name) }))
 
+const invalidSource = (message: string): Effect.Effect<never, PgError> =>
+  Effect.fail(pgFailure(new Reason.Syntax({ detail: "InvalidSource" }), message))
+
 const validateSource = (source: KeysetSource): Effect.Effect<void, PgError> => {
   if (source.fold !== null && source.fold.identity.join("\u0000") !== source.key.join("\u0000")) {
-    return Effect.fail(pgFailure("InvalidSource", `${sourceLabel(source)}: a folded source is keyed by its identity`))
+    return invalidSource(`${sourceLabel(source)}: a folded source is keyed by its identity`)
   }
-  if (source.key.length === 0) return Effect.fail(pgFailure("InvalidSource", `${sourceLabel(source)} has no key columns`))
+  if (source.key.length === 0) return invalidSource(`${sourceLabel(source)} has no key columns`)
   if (!Number.isSafeInteger(source.pageSize) || source.pageSize <= 0) {
-    return Effect.fail(pgFailure("InvalidSource", `${sourceLabel(source)}: page size must be a positive integer, got ${source.pageSize}`))
+    return invalidSource(`${sourceLabel(source)}: page size must be a positive integer, got ${source.pageSize}`)
   }
   return Effect.void
 }
@@ -78,7 +76,7 @@ export const planSource = (pool: pg.Pool, source: KeysetSource): Effect.Effect<S
     const missingKeys = source.key.filter((k) => !types.has(k))
     if (missingKeys.length > 0) {
       return yield* pgFailure(
-        "UndefinedColumn",
+        new Reason.Syntax({ detail: "UndefinedColumn" }),
         `${sourceLabel(source)} has no key column ${missingKeys.map((k) => JSON.stringify(k)).join(", ")} (columns: ${columns})`,
         "42703"
       )
@@ -86,14 +84,14 @@ export const planSource = (pool: pg.Pool, source: KeysetSource): Effect.Effect<S
     const missingFolded = (source.fold?.columns ?? []).map((c) => c.column).concat(source.fold?.sourceKey ?? []).filter((c) => !types.has(c))
     if (missingFolded.length > 0) {
       return yield* pgFailure(
-        "UndefinedColumn",
+        new Reason.Syntax({ detail: "UndefinedColumn" }),
         `${sourceLabel(source)} has no column ${[...new Set(missingFolded)].map((k) => JSON.stringify(k)).join(", ")} (columns: ${columns})`,
         "42703"
       )
     }
     if (source.cursor !== null && !types.has(source.cursor.column)) {
       return yield* pgFailure(
-        "UndefinedColumn",
+        new Reason.Syntax({ detail: "UndefinedColumn" }),
         `${sourceLabel(source)} has no cursor column ${JSON.stringify(source.cursor.column)} (columns: ${columns})`,
         "42703"
       )
@@ -136,115 +134,3 @@ const foldedSelect = (fold: SourceFold, ids: ReadonlyArray<string>, where: strin
   return `SELECT DISTINCT ON (${ids.join(", ")}) ${[...ids, ...carried, `count(*) OVER (${partition}) AS ${quoteIdent(foldedRowsColumn)}`].join(", ")}
     FROM ${where} ORDER BY ${ids.join(", ")}`
 }
-
-/** `src.*` plus one hidden column per date/time key, which `keyOf` reads and `stripHidden` removes. */
-export const selectWithKeys = (plan: SourcePlan): string =>
-  ["src.*", ...plan.rendered.flatMap((r, i) => (r === null ? [] : [`${r} AS ${quoteIdent(hiddenKeyColumn(i))}`]))].join(", ")
-
-const hasHidden = (plan: SourcePlan): boolean => plan.rendered.some((r) => r !== null)
-
-// Checkpoints are JSON: bigint and other non-JSON scalars become strings.
-const jsonSafe = (source: KeysetSource, column: string, value: Value): Effect.Effect<KeyValue, PgError> => {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return Effect.succeed(value)
-    case "bigint":
-      return Effect.succeed(value.toString())
-    case "number":
-      return Effect.succeed(Number.isFinite(value) ? value : String(value))
-  }
-  if (value instanceof Date) return Effect.succeed(value.toISOString())
-  return Effect.fail(
-    pgFailure("UnsupportedKeyType", `${sourceLabel(source)}: key column ${JSON.stringify(column)} must be a scalar (number, text, uuid, date/time, boolean)`)
-  )
-}
-
-/** A row's key as a checkpoint-safe tuple (the row was selected with `selectWithKeys`). */
-export const keyOf = (plan: SourcePlan, row: Readonly<Record<string, Value>>): Effect.Effect<KeyTuple, PgError> =>
-  Effect.forEach(plan.source.key, (k, i) =>
-    plan.rendered[i] === null ? jsonSafe(plan.source, k, row[k] as Value) : Effect.succeed(row[hiddenKeyColumn(i)] as string))
-
-/** Drops the hidden key columns again. */
-export const stripHidden = (plan: SourcePlan, rows: ReadonlyArray<Record<string, Value>>): ReadonlyArray<Row> => {
-  if (!hasHidden(plan)) return rows
-  const hidden = new Set(plan.rendered.flatMap((r, i) => (r === null ? [] : [hiddenKeyColumn(i)])))
-  return rows.map((row) => {
-    const out: Record<string, Value> = {}
-    for (const k in row) if (!hidden.has(k)) out[k] = row[k] as Value
-    return out
-  })
-}
-
-/** Number of rows the source's pages yield. */
-export const countSource = (pool: pg.Pool, source: KeysetSource): Effect.Effect<number, PgError> =>
-  Effect.gen(function*() {
-    const plan = yield* planSource(pool, source)
-    const r = yield* runSingleStatement(pool, `counting ${sourceLabel(source)}`, `SELECT count(*) AS n FROM ${plan.from}`, plan.params)
-    return Number((r.rows[0] as { n: bigint }).n)
-  })
-
-/** The source's greatest cursor value as the server renders it, null when it has no rows (or no cursor). */
-export const cursorMax = (pool: pg.Pool, source: KeysetSource): Effect.Effect<string | null, PgError> =>
-  Effect.gen(function*() {
-    const plan = yield* planSource(pool, source)
-    if (plan.cursorCol === null) return null
-    const r = yield* runSingleStatement(
-      pool,
-      `reading the cursor of ${sourceLabel(source)}`,
-      `SELECT max(${plan.cursorCol})::text AS v FROM ${plan.from}`,
-      plan.params
-    )
-    return (r.rows[0] as { v: string | null } | undefined)?.v ?? null
-  })
-
-/**
- * The rows pages leave out: a NULL in a key or cursor column. Only rows at or past the
- * cursor's lower bound count (a NULL cursor counts always: it is never read), so an
- * incremental run reports what it skipped this time, not every earlier run's too.
- */
-export const nullKeys = (pool: pg.Pool, source: KeysetSource, limit: number): Effect.Effect<NullKeyRows, PgError> =>
-  Effect.gen(function*() {
-    const plan = yield* planSource(pool, source)
-    const context = `looking for NULL keys in ${sourceLabel(source)}`
-    const params: Array<Value> = [...source.statement.params]
-    const anyNull = [...plan.cols, ...(plan.cursorCol === null ? [] : [plan.cursorCol])].map((c) => `${c} IS NULL`).join(" OR ")
-    let where = `(${anyNull})`
-    const lowerBound = source.cursor?.from ?? null
-    if (plan.cursorCol !== null && lowerBound !== null) {
-      params.push(lowerBound)
-      where += ` AND (${plan.cursorCol} IS NULL OR ${plan.cursorCol} >= $${params.length})`
-    }
-    const from = `${asSubquery(source.statement)} WHERE ${where}`
-    const counted = yield* runSingleStatement(pool, context, `SELECT count(*) AS n FROM ${from}`, params)
-    const count = Number((counted.rows[0] as { n: bigint }).n)
-    if (count === 0 || limit <= 0) return { count, rows: [] }
-    const listed = yield* runSingleStatement(
-      pool,
-      context,
-      `SELECT src.* FROM ${from} ORDER BY ${plan.cols.join(", ")} LIMIT $${params.length + 1}`,
-      [...params, limit]
-    )
-    return { count, rows: listed.rows as ReadonlyArray<Row> }
-  })
-
-/** Up to `limit` key values that occur more than once among the rows pages yield, in key order. */
-export const duplicateKeys = (pool: pg.Pool, source: KeysetSource, limit: number): Effect.Effect<ReadonlyArray<DuplicateKey>, PgError> =>
-  Effect.gen(function*() {
-    if (limit <= 0) return []
-    const plan = yield* planSource(pool, source)
-    const keys = plan.cols.map((c, i) => `${plan.rendered[i] ?? c} AS ${quoteIdent(hiddenKeyColumn(i))}`)
-    const r = yield* runSingleStatement(
-      pool,
-      `looking for duplicate keys in ${sourceLabel(source)}`,
-      `SELECT ${keys.join(", ")}, count(*) AS n FROM ${plan.from}
-        GROUP BY ${plan.cols.join(", ")} HAVING count(*) > 1
-        ORDER BY ${plan.cols.join(", ")} LIMIT $${plan.params.length + 1}`,
-      [...plan.params, limit]
-    )
-    return yield* Effect.forEach(r.rows as ReadonlyArray<Record<string, Value>>, (row) =>
-      Effect.map(
-        Effect.forEach(source.key, (k, i) => jsonSafe(source, k, row[hiddenKeyColumn(i)] as Value)),
-        (key) => ({ key, count: Number(row["n"] as bigint) })
-      ))
-  })

@@ -97,7 +97,7 @@ describe("Postgres run ledger", () => {
       expect(next.resumed).toBe(false)
       expect(next.runId).not.toBe(handle.runId)
       const unknown = yield* Effect.flip(c.ledger.finish("00000000-0000-0000-0000-000000000000", "failed", "x"))
-      expect(unknown.reason).toBe("UnknownRun")
+      expect(unknown.reason).toMatchObject({ _tag: "Unavailable", detail: "UnknownRun" })
     }))
 
   it.effect("begin resumes the run it is given only while it is the latest unfinished one of its identity", () =>
@@ -301,11 +301,11 @@ describe("Postgres run ledger", () => {
         Effect.gen(function*() {
           const h = yield* a.ledger.begin(identity(pipeline), { resume: null, stores })
           const clash = yield* Effect.flip(Effect.scoped(b.ledger.begin(identity(pipeline), { resume: null, stores })))
-          expect(clash).toMatchObject({ _tag: "PgError", reason: "RunInProgress", isRetryable: false })
+          expect(clash).toMatchObject({ _tag: "PgError", reason: { _tag: "Unavailable", detail: "RunInProgress" }, isRetryable: false })
           expect(clash.message).toBe(`another run of pipeline "${pipeline}" is in progress`)
           // Same process, same connector: still excluded (the lock is per connection, not per process).
           const self = yield* Effect.flip(Effect.scoped(a.ledger.begin(identity(pipeline), { resume: h.runId, stores })))
-          expect(self.reason).toBe("RunInProgress")
+          expect(self.reason).toMatchObject({ _tag: "Unavailable", detail: "RunInProgress" })
           // Other pipelines are not blocked.
           yield* Effect.scoped(b.ledger.begin(identity(pipelineName("lock-other")), { resume: null, stores }))
           yield* a.ledger.finish(h.runId, "succeeded", null)
@@ -338,7 +338,7 @@ describe("Postgres run ledger", () => {
           const h2 = yield* Effect.scoped(b.ledger.begin(identity(pipeline), { resume: h.runId, stores }))
           expect(h2).toMatchObject({ runId: h.runId, resumed: true })
           const lost = yield* Effect.flip(a.ledger.checkpoint(h.runId, cp("u", ["2"], false, 2)))
-          expect(lost).toMatchObject({ reason: "LockLost", isRetryable: false })
+          expect(lost).toMatchObject({ reason: { _tag: "Unavailable", detail: "LockLost" }, isRetryable: false })
         })
       )
     }))

@@ -99,21 +99,21 @@ describe("vector targets", () => {
     Effect.gen(function*() {
       const { connector: c } = yield* countingConnector
       const table = yield* Effect.flip(c.describeVectorTarget(docs({ table: `${schema}.nope` })))
-      expect(table).toMatchObject({ _tag: "PgError", reason: "UndefinedTable", isRetryable: false })
+      expect(table).toMatchObject({ _tag: "PgError", reason: { _tag: "Syntax", detail: "UndefinedTable" }, isRetryable: false })
       expect(table.message).toContain(`${schema}.nope`)
       const noSchema = yield* Effect.flip(c.describeVectorTarget(docs({ table: "no_such_schema_x.docs" })))
-      expect(noSchema.reason).toBe("UndefinedTable")
+      expect(noSchema.reason).toMatchObject({ _tag: "Syntax", detail: "UndefinedTable" })
       const column = yield* Effect.flip(c.describeVectorTarget(docs({ vector: "embeddings" })))
-      expect(column).toMatchObject({ reason: "UndefinedColumn", isRetryable: false })
+      expect(column).toMatchObject({ reason: { _tag: "Syntax", detail: "UndefinedColumn" }, isRetryable: false })
       expect(column.message).toContain("\"embeddings\"")
       const setColumn = yield* Effect.flip(c.describeVectorTarget(docs({ set: [{ column: "modle", value: "x" }] })))
       expect(setColumn.message).toContain("\"modle\"")
       const notVector = yield* Effect.flip(c.describeVectorTarget(docs({ vector: "note" })))
-      expect(notVector.reason).toBe("NotAVectorColumn")
+      expect(notVector.reason).toMatchObject({ _tag: "Unavailable", detail: "NotAVectorColumn" })
       const write = yield* Effect.flip(c.writeVectors(docs({ table: `${schema}.nope` }), batch([1n], [vec(1, 2, 3)])))
-      expect(write.reason).toBe("UndefinedTable")
+      expect(write.reason).toMatchObject({ _tag: "Syntax", detail: "UndefinedTable" })
       const status = yield* Effect.flip(c.embedStatus(docs({ table: `${schema}.nope` }), "m", [{ id: 1n, hash: hash("x") }]))
-      expect(status.reason).toBe("UndefinedTable")
+      expect(status.reason).toMatchObject({ _tag: "Syntax", detail: "UndefinedTable" })
     }))
 
   it.effect("writes vectors and their embed state in one statement, leaving other rows untouched", () =>
@@ -153,7 +153,7 @@ describe("vector targets", () => {
       const target = docs()
       // id 9 is fine, id 10's vector has the wrong dimension: the statement fails as a whole.
       const e = yield* Effect.flip(c.writeVectors(target, batch([9n, 10n], [vec(1, 2, 3), vec(1, 2)])))
-      expect(e).toMatchObject({ reason: "DataError", isRetryable: false })
+      expect(e).toMatchObject({ reason: { _tag: "BadData" }, isRetryable: false })
       const rows = yield* c.query({ text: `SELECT count(*) AS n FROM "${schema}".docs WHERE id IN (9, 10) AND embedding IS NOT NULL`, params: [] })
       expect(rows).toEqual([{ n: 0n }])
       expect((yield* stateRows(`${schema}.docs.embedding`)).filter((r) => r.key === "9" || r.key === "10")).toEqual([])
@@ -191,15 +191,15 @@ describe("vector targets", () => {
     Effect.gen(function*() {
       const { connector: c } = yield* countingConnector
       const dim = yield* Effect.flip(c.writeVectors(docs(), batch([8n], [vec(1, 2)])))
-      expect(dim).toMatchObject({ reason: "DataError", isRetryable: false })
+      expect(dim).toMatchObject({ reason: { _tag: "BadData" }, isRetryable: false })
       expect(dim.message).toMatch(/SQLSTATE 22/)
       const nan = yield* Effect.flip(c.writeVectors(docs(), batch([8n], [vec(1, NaN, 2)])))
-      expect(nan).toMatchObject({ reason: "InvalidVector", isRetryable: false })
+      expect(nan).toMatchObject({ reason: { _tag: "BadData", detail: "InvalidVector" }, isRetryable: false })
       expect(nan.message).toContain("id 8")
       const mismatch = yield* Effect.flip(c.writeVectors(docs(), batch([8n, 9n], [vec(1, 2, 3)])))
-      expect(mismatch.reason).toBe("InvalidBatch")
+      expect(mismatch.reason).toMatchObject({ _tag: "BadData", detail: "InvalidBatch" })
       const hashes = yield* Effect.flip(c.writeVectors(docs(), { ...batch([8n], [vec(1, 2, 3)]), hashes: [] }))
-      expect(hashes.reason).toBe("InvalidBatch")
+      expect(hashes.reason).toMatchObject({ _tag: "BadData", detail: "InvalidBatch" })
     }))
 
   it.effect("embed status moves between new, fresh, stale and missing", () =>
