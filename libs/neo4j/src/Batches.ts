@@ -4,7 +4,7 @@
  * be written (null identity values, invalid labels) set aside with their reason.
  */
 import type { EndpointRef, LabelFromColumn, NodeWrite, PropertyMapping, Rejection, RelationshipWrite, Row, Value } from "@polymath/engine"
-import { isIdentifier } from "./Cypher.ts"
+import { isIdentifier } from "@polymath/dsl"
 
 const maxShown = 120
 

@@ -1,5 +1,6 @@
 import { Effect, Redacted, Stream } from "effect"
 import type { Scope } from "effect"
+import { redactUrl } from "@polymath/engine"
 import neo4j from "neo4j-driver"
 import type { Driver, ManagedTransaction, Record as Neo4jRecord, Result, SessionMode } from "neo4j-driver"
 import { fromDriverError, Neo4jError } from "./Neo4jError.ts"
@@ -50,7 +51,8 @@ const driverConfig = {
 export const acquireNeo4jDriver = (options: Neo4jDriverOptions): Effect.Effect<Neo4jDriver, Neo4jError, Scope.Scope> => {
   const secrets = options.password === null ? [] : [Redacted.value(options.password)]
   const toError = (cause: unknown, context: string): Neo4jError => fromDriverError(cause, context, secrets)
-  const where = `Neo4j at ${safeUri(options.uri)}`
+  // A URI may carry credentials (`neo4j://user:pw@host`); messages show it with the password masked.
+  const where = `Neo4j at ${redactUrl(options.uri)}`
 
   const acquire = Effect.tryPromise({
     try: async () => {
@@ -117,14 +119,4 @@ async function* chunked<A>(result: Result, f: (record: Neo4jRecord) => A, size: 
     }
   }
   if (chunk.length > 0) yield chunk
-}
-
-// A URI may carry credentials (`neo4j://user:pw@host`); messages show only scheme, host and port.
-const safeUri = (uri: string): string => {
-  try {
-    const url = new URL(uri)
-    return `${url.protocol}//${url.host}`
-  } catch {
-    return "<invalid uri>"
-  }
 }

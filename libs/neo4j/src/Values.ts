@@ -5,6 +5,7 @@
  */
 import type { Value } from "@polymath/engine"
 import neo4j from "neo4j-driver"
+import type { Record as Neo4jRecord } from "neo4j-driver"
 
 const { DateTime } = neo4j.types
 
@@ -82,3 +83,6 @@ export const fromDriverValue = (value: unknown): Value => {
   // Vectors, UUIDs and types this driver cannot represent: their string form is the most useful.
   return String(value)
 }
+
+/** A numeric column of a result record as a number (0 when the record or column is absent). */
+export const numberOf = (record: Neo4jRecord | undefined, key: string): number => Number(fromDriverValue(record?.get(key) ?? 0))

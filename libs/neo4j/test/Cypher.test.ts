@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
+import { isIdentifier } from "@polymath/dsl"
 import type { NodeWrite, RelationshipWrite } from "@polymath/engine"
 import {
   constraintName,
   databaseInfoStatement,
-  isIdentifier,
   labelForValue,
   missingEndpointReason,
   missingEndpointsStatement,
@@ -52,7 +52,7 @@ describe("identifiers", () => {
       const e = thrown(() => quote(bad, "label"))
       expect(e).toBeInstanceOf(Neo4jError)
       expect((e as Neo4jError).isRetryable).toBe(false)
-      expect((e as Neo4jError).reason).toBe("InvalidIdentifier")
+      expect((e as Neo4jError).reason).toMatchObject({ _tag: "Syntax", detail: "InvalidIdentifier" })
     }
   })
 
@@ -75,7 +75,7 @@ describe("identifiers", () => {
     const node = { label: "Paper", key: ["doi"], extraLabel: null, scopeProperty: "versions" }
     for (const reserved of ["versions", "run_id", "synced_at"]) {
       const e = thrown(() => nodeMergeStatement({ ...node, properties: [reserved] }))
-      expect((e as Neo4jError).reason).toBe("InvalidWrite")
+      expect((e as Neo4jError).reason).toMatchObject({ _tag: "Syntax", detail: "InvalidWrite" })
     }
     expect(() => relationshipMergeStatement({ ...mentions, properties: [], key: ["versions"], scopeProperty: "versions" })).toThrow(/reserved/)
   })

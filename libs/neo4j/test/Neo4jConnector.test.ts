@@ -125,7 +125,7 @@ describe("Neo4jConnector (real Neo4j)", () => {
           try: () => driver.executeQuery(`CREATE (:${L("Author")} {orcid: 'o1', name: 'n'}), (:${L("Author")} {orcid: 'o1', name: 'n'})`),
           catch: (e) => fromDriverError(e, "test")
         }).pipe(Effect.flip, Effect.ensuring(Effect.promise(() => driver.close())))
-        expect(violation.reason).toBe("ConstraintViolation")
+        expect(violation.reason).toMatchObject({ _tag: "Constraint", detail: "Neo.ClientError.Schema.ConstraintValidationFailed" })
         expect(violation.isRetryable).toBe(false)
       })
     ))
@@ -585,7 +585,8 @@ describe("Neo4jConnector (real Neo4j)", () => {
       const secret = `wrong-${suffix}-Pa55`
       const error = yield* Effect.flip(Effect.scoped(makeNeo4jConnector(options({ password: Redacted.make(secret) }))))
       expect(error.isRetryable).toBe(false)
-      expect(error.reason).toBe("AuthenticationFailed")
+      expect(error.reason).toMatchObject({ _tag: "Auth", detail: "Neo.ClientError.Security.Unauthorized" })
+      expect(error.message).toContain("AuthenticationFailed")
       expect(error.message).not.toContain(secret)
       expect(String(error)).not.toContain(secret)
       expect(error.message).not.toMatch(/\n\s+at /)
@@ -598,7 +599,8 @@ describe("Neo4jConnector connection failures", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.scoped(makeNeo4jConnector(options({ uri: "bolt://127.0.0.1:1", password: Redacted.make("irrelevant-pw") }))))
       expect(error.isRetryable).toBe(true)
-      expect(error.reason).toBe("ServiceUnavailable")
+      expect(error.reason).toMatchObject({ _tag: "ConnectionLost", detail: "ServiceUnavailable" })
+      expect(error.message).toContain("ServiceUnavailable")
       expect(error.message).toContain("bolt://127.0.0.1:1")
       expect(error.message).not.toContain("irrelevant-pw")
       expect(error.message).not.toMatch(/\n/)

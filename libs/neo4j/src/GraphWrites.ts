@@ -1,0 +1,127 @@
+/**
+ * The connector's write paths: one batch of nodes or relationships in one transaction,
+ * counted as created / updated / unchanged, with the rows that cannot be written
+ * rejected (or, for an atomic batch, the whole batch rolled back and every bad row named).
+ */
+import { Effect } from "effect"
+import type { GraphConnector, GraphWriteResult, Rejection, Row } from "@polymath/engine"
+import type { ManagedTransaction } from "neo4j-driver"
+import { missingEndpointReason, prepareNodeBatch, prepareRelationshipBatch } from "./Batches.ts"
+import type { NodeRowParams, RelationshipRowParams } from "./Batches.ts"
+import { nodeShape, relationshipShape } from "./Cypher.ts"
+import { missingEndpointsStatement, nodeMergeStatement, relationshipMergeStatement } from "./MergeStatements.ts"
+import type { Neo4jDriver } from "./Neo4jDriver.ts"
+import { prepareCypher } from "./Neo4jError.ts"
+import { numberOf, toDriverParams } from "./Values.ts"
+
+const written = (created: number, changed: number, valid: number, rejected: ReadonlyArray<Rejection>): GraphWriteResult => ({
+  created,
+  updated: changed - created,
+  unchanged: valid - changed,
+  rejected,
+  rolledBack: false
+})
+
+const rolledBack = (rejected: ReadonlyArray<Rejection>): GraphWriteResult => ({
+  created: 0,
+  updated: 0,
+  unchanged: 0,
+  rejected: [...rejected].sort((a, b) => a.index - b.index),
+  rolledBack: true
+})
+
+// Thrown inside a managed transaction to roll it back; recognised again outside as the error's cause.
+class RollBack {
+  readonly rejected: ReadonlyArray<Rejection>
+  constructor(rejected: ReadonlyArray<Rejection>) {
+    this.rejected = rejected
+  }
+}
+
+// The driver packs a JS number as a Float and a bigint as an Integer, which is the engine's convention.
+const nodeRowParam = (row: NodeRowParams): Record<string, unknown> => ({ i: BigInt(row.i), k: toDriverParams(row.k), p: toDriverParams(row.p) })
+
+const relationshipRowParam = (row: RelationshipRowParams): Record<string, unknown> => ({
+  i: BigInt(row.i),
+  s: toDriverParams(row.s),
+  e: toDriverParams(row.e),
+  k: toDriverParams(row.k),
+  p: toDriverParams(row.p)
+})
+
+/** `writeNodes` of the connector `name`: every label group of a batch in one transaction. */
+export const makeWriteNodes = (name: string, driver: Neo4jDriver): GraphConnector["writeNodes"] => (write, rows, stamp, options) =>
+  Effect.gen(function*() {
+    const context = `${name}: writing ${rows.length} ${write.label} nodes`
+    const shape = {
+      ...nodeShape(write),
+      properties: write.properties.map((p) => p.property),
+      scopeProperty: stamp.scope.property
+    }
+    // Validates the mapping even when no row gets as far as a statement.
+    yield* prepareCypher(context, () => nodeMergeStatement({ ...shape, extraLabel: null }))
+    const batch = prepareNodeBatch(write, rows)
+    if (batch.rejected.length > 0 && options.atomic) return rolledBack(batch.rejected)
+    if (batch.valid === 0) return written(0, 0, 0, batch.rejected)
+    const statements = yield* prepareCypher(context, () =>
+      batch.groups.map((group) => ({
+        text: nodeMergeStatement({ ...shape, extraLabel: group.extraLabel }),
+        params: { rows: group.rows.map(nodeRowParam), scope: stamp.scope.value, runId: stamp.runId }
+      })))
+    // Every label group of the batch goes into the same transaction, so a batch is all or nothing.
+    const outcome = yield* driver.write(context, async (tx: ManagedTransaction) => {
+      let created = 0
+      let changed = 0
+      for (const s of statements) {
+        const result = await tx.run(s.text, s.params)
+        created += result.summary.counters.updates().nodesCreated
+        changed += numberOf(result.records[0], "changed")
+      }
+      return { created, changed }
+    })
+    return written(outcome.created, outcome.changed, batch.valid, batch.rejected)
+  })
+
+/** `writeRelationships` of the connector `name`: one MERGE statement, culprits looked up only when rows found no endpoints. */
+export const makeWriteRelationships = (name: string, driver: Neo4jDriver): GraphConnector["writeRelationships"] => (write, rows, stamp, options) =>
+  Effect.gen(function*() {
+    const context = `${name}: writing ${rows.length} ${write.type} relationships`
+    const shape = { ...relationshipShape(write), properties: write.properties.map((p) => p.property), scopeProperty: stamp.scope.property }
+    const mergeText = yield* prepareCypher(context, () => relationshipMergeStatement(shape))
+    const missingText = yield* prepareCypher(context, () => missingEndpointsStatement(shape))
+    const batch = prepareRelationshipBatch(write, rows)
+    const params = { rows: batch.rows.map(relationshipRowParam), scope: stamp.scope.value, runId: stamp.runId }
+
+    const findMissing = async (tx: ManagedTransaction): Promise<ReadonlyArray<Rejection>> =>
+      (await tx.run(missingText, { rows: params.rows })).records.flatMap((record) => {
+        const index = numberOf(record, "i")
+        const row: Row | undefined = rows[index]
+        return row === undefined
+          ? []
+          : [{ index, reason: missingEndpointReason(write, row, record.get("hasStart") === true, record.get("hasEnd") === true) }]
+      })
+
+    if (batch.rejected.length > 0 && options.atomic) {
+      // Nothing is written, but the report names every bad row of the batch, missing endpoints included.
+      const missing = batch.rows.length === 0 ? [] : yield* driver.read(context, findMissing)
+      return rolledBack([...batch.rejected, ...missing])
+    }
+    if (batch.rows.length === 0) return written(0, 0, 0, batch.rejected)
+
+    return yield* driver.write(context, async (tx: ManagedTransaction) => {
+      const result = await tx.run(mergeText, params)
+      const record = result.records[0]
+      const matched = numberOf(record, "matched")
+      // Only look for the culprits when some rows found no endpoints; the happy path stays one statement.
+      const missing = matched < batch.rows.length ? await findMissing(tx) : []
+      if (missing.length > 0 && options.atomic) throw new RollBack(missing)
+      const created = result.summary.counters.updates().relationshipsCreated
+      const rejected = [...batch.rejected, ...missing].sort((a, b) => a.index - b.index)
+      return written(created, numberOf(record, "changed"), matched, rejected)
+    }).pipe(
+      Effect.catchIf(
+        (error) => error.cause instanceof RollBack,
+        (error) => Effect.succeed(rolledBack((error.cause as RollBack).rejected))
+      )
+    )
+  })

@@ -1,0 +1,107 @@
+/**
+ * The write statements: MERGE a batch of nodes or relationships and SET only what
+ * changed, so an unchanged entity keeps its stamp, and find the rows whose endpoints
+ * do not exist.
+ */
+import { stampProperties } from "@polymath/engine"
+import { invalidWrite, nodePattern, quote, relationshipPattern } from "./Cypher.ts"
+import type { NodeStatement, RelationshipShape, RelationshipStatement } from "./Cypher.ts"
+
+const stampNames: ReadonlyArray<string> = [stampProperties.runId, stampProperties.syncedAt]
+
+// Mapped properties must not overwrite the scope set or the stamp, or one write could erase another scope's mark.
+const checkProperties = (what: string, names: ReadonlyArray<string>, scopeProperty: string): void => {
+  for (const name of names) {
+    quote(name, "property")
+    if (name === scopeProperty || stampNames.includes(name)) {
+      throw invalidWrite(`${what} maps a column to property ${name}, which is reserved for the scope or the stamp`)
+    }
+  }
+}
+
+// Null-safe: a stored null (absent property) equals an incoming null.
+const differs = (v: string, property: string): string => {
+  const p = `${v}.${quote(property, "property")}`
+  const incoming = `row.p.${quote(property, "property")}`
+  return `NOT coalesce(${p} = ${incoming}, ${p} IS NULL AND ${incoming} IS NULL)`
+}
+
+/**
+ * The condition under which a MERGEd entity is written: the scope is missing from its
+ * set, a property differs or (nodes) the extra label is missing.
+ */
+const changedExpression = (v: string, scopeProperty: string, properties: ReadonlyArray<string>, extraLabel: string | null): string =>
+  [
+    `NOT ($scope IN coalesce(${v}.${quote(scopeProperty, "scope property")}, []))`,
+    ...(extraLabel === null ? [] : [`NOT ${v}:${quote(extraLabel, "label")}`]),
+    ...properties.map((p) => differs(v, p))
+  ].join(" OR ")
+
+/**
+ * The SET items for a changed entity. The scope item reads the property it sets, so Neo4j
+ * takes the entity's write lock before evaluating it: two writers adding different scope
+ * values serialise on the lock instead of one overwriting the other's list.
+ */
+const changedSets = (v: string, scopeProperty: string, properties: ReadonlyArray<string>, extraLabel: string | null): string => {
+  const sp = `${v}.${quote(scopeProperty, "scope property")}`
+  return [
+    ...properties.map((p) => `${v}.${quote(p, "property")} = row.p.${quote(p, "property")}`),
+    `${sp} = CASE WHEN $scope IN coalesce(${sp}, []) THEN ${sp} ELSE coalesce(${sp}, []) + $scope END`,
+    `${v}.${quote(stampProperties.runId)} = $runId`,
+    `${v}.${quote(stampProperties.syncedAt)} = datetime()`,
+    ...(extraLabel === null ? [] : [`${v}:${quote(extraLabel, "label")}`])
+  ].join(", ")
+}
+
+// FOREACH over a zero- or one-element list is Cypher's conditional write.
+const writeWhenChanged = (sets: string): string => `FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END | SET ${sets})`
+
+/**
+ * `UNWIND $rows AS row MERGE (n:Label {key...})`, then SET only on nodes whose scope,
+ * extra label or properties differ from the row. Returns `changed`: how many rows wrote
+ * their node (created ones included; the summary counters tell how many were created).
+ */
+export const nodeMergeStatement = (s: NodeStatement): string => {
+  quote(s.scopeProperty, "scope property")
+  const keySet = new Set(s.key)
+  const properties = s.properties.filter((p) => !keySet.has(p))
+  checkProperties(`node write for ${s.label}`, [...s.key, ...properties], s.scopeProperty)
+  return [
+    "UNWIND $rows AS row",
+    `MERGE ${nodePattern("n", s, "row.k")}`,
+    `WITH n, row, ${changedExpression("n", s.scopeProperty, properties, s.extraLabel)} AS changed`,
+    writeWhenChanged(changedSets("n", s.scopeProperty, properties, s.extraLabel)),
+    "RETURN count(DISTINCT CASE WHEN changed THEN row.i END) AS changed"
+  ].join("\n")
+}
+
+/**
+ * `UNWIND $rows AS row MATCH (a) MATCH (b) MERGE (a)-[r:TYPE {identity...}]->(b)`, then SET
+ * only on relationships whose scope or properties differ. MERGE between two bound nodes
+ * locks both before creating, so concurrent writers do not create duplicates. Returns
+ * `matched` (rows that found both endpoints) and `changed`.
+ */
+export const relationshipMergeStatement = (s: RelationshipStatement): string => {
+  quote(s.scopeProperty, "scope property")
+  const keySet = new Set(s.key)
+  const properties = s.properties.filter((p) => !keySet.has(p))
+  checkProperties(`relationship write for ${s.type}`, [...s.key, ...properties], s.scopeProperty)
+  return [
+    "UNWIND $rows AS row",
+    `MATCH ${nodePattern("a", s.start, "row.s")}`,
+    `MATCH ${nodePattern("b", s.end, "row.e")}`,
+    `MERGE (a)-${relationshipPattern(s.type, s.key, "row.k")}->(b)`,
+    `WITH r, row, ${changedExpression("r", s.scopeProperty, properties, null)} AS changed`,
+    writeWhenChanged(changedSets("r", s.scopeProperty, properties, null)),
+    "RETURN count(DISTINCT row.i) AS matched, count(DISTINCT CASE WHEN changed THEN row.i END) AS changed"
+  ].join("\n")
+}
+
+/** Returns, for each row of `$rows` whose start or end node does not exist, `i` and which end exists. */
+export const missingEndpointsStatement = (s: Pick<RelationshipShape, "start" | "end">): string =>
+  [
+    "UNWIND $rows AS row",
+    `WITH row, EXISTS { MATCH ${nodePattern("a", s.start, "row.s")} } AS hasStart, EXISTS { MATCH ${nodePattern("b", s.end, "row.e")} } AS hasEnd`,
+    "WHERE NOT (hasStart AND hasEnd)",
+    "RETURN row.i AS i, hasStart, hasEnd ORDER BY i"
+  ].join("\n")
