@@ -24,9 +24,10 @@ import { Effect, Redacted } from "effect"
 import { loadPipeline } from "@polymath/dsl"
 import { compile, Connectors, Embedders, execute, onlySteps } from "@polymath/engine"
 import type { EmbedStep, Plan } from "@polymath/engine"
-import { makeEmbedderFactory, planBatches } from "@polymath/embeddings"
-import type { OnnxEmbedder, OnnxEmbedderFactory, TokenizedText } from "@polymath/embeddings"
-import { makePgConnector, queryRows, withClient } from "@polymath/postgres"
+import { loadBenchSession, makeEmbedderFactory, planBatches } from "@polymath/embeddings"
+import type { OnnxEmbedder, OnnxEmbedderFactory, OnnxEmbedderOptions, TokenizedText } from "@polymath/embeddings"
+import { makePgConnector } from "@polymath/postgres"
+import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
 import {
   clearVectors,
   ensureBenchDatabase,
@@ -165,12 +166,13 @@ const timed = async (f: () => Promise<Record<string, unknown> | void>): Promise<
 }
 
 export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
-  const factory: OnnxEmbedderFactory = await run(makeEmbedderFactory({
+  const embedderOptions: OnnxEmbedderOptions = {
     ...(o.threads === null ? {} : { threads: o.threads }),
     ...(o.spinning === null ? {} : { spinning: o.spinning }),
     ...(o.batchTokens === null ? {} : { maxBatchTokens: o.batchTokens }),
     ...(o.batchRows === null ? {} : { batchSize: o.batchRows })
-  }))
+  }
+  const factory: OnnxEmbedderFactory = await run(makeEmbedderFactory(embedderOptions))
   const info = await run(factory.describe(o.model))
   const entry = await run(factory.registry.lookup(o.model))
   const dsn = await ensureBenchDatabase(o.database, 1, info.dimensions)
@@ -197,9 +199,10 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
   log(`${ids.length} passages of the batch-v1 source; model ${o.model}; page size ${pageSize}`)
   await selectForEmbedding(dsn, ids, info.dimensions)
 
-  // One embedder (tokenizer + session) for (a) and (c), loaded like the runner loads its own.
+  // One session (tokenizer + session) for (a) and (c), loaded with the runner's options and code path
+  // (the runner loads its own through the factory), plus the low-level runs these methods time.
   const result = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const embedder = yield* factory.load(o.model)
+    const embedder = yield* loadBenchSession(entry, embedderOptions)
     const threads = embedder.threads
     const batching = embedder.batching
     log(`intra-op threads ${threads}; batches of up to ${batching.batchSize} rows / ${batching.maxBatchTokens} padded tokens`)

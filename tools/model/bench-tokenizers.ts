@@ -11,10 +11,13 @@ import { readFileSync, readdirSync, statSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { join, resolve } from "node:path"
 import { Tokenizer as JsTokenizer } from "@huggingface/tokenizers"
+import { Effect } from "effect"
 import { Tokenizer as NativeTokenizer } from "tokenizers"
+import { loadEmbeddingsConfig } from "@polymath/embeddings"
 
 const root = resolve(import.meta.dirname, "../..")
-const modelsDir = process.env["POLYMATH_MODELS_DIR"] ?? join(root, ".models")
+// POLYMATH_MODELS_DIR, else <repo>/.models: the embeddings lib's one reading of that setting.
+const { modelsDir } = Effect.runSync(loadEmbeddingsConfig)
 const tokenizerPath = process.argv[2] ?? join(modelsDir, "bge-small-en-v1.5", "tokenizer.json")
 
 /** ~1000 passages of real prose: paragraphs of the README files under node_modules, sorted for determinism. */

@@ -4,15 +4,7 @@ import { Effect } from "effect"
 import type { ModelInfo, Pooling } from "@polymath/engine"
 import { embeddingError } from "./EmbeddingError.ts"
 import type { EmbeddingError } from "./EmbeddingError.ts"
-
-/** The repository root, three levels above this file (libs/embeddings/src). */
-const repoRoot = resolve(import.meta.dirname, "../../..")
-
-/** `POLYMATH_MODEL_REGISTRY`, else `<repo>/models/registry.json`. */
-export const defaultRegistryPath = (): string => process.env["POLYMATH_MODEL_REGISTRY"] ?? join(repoRoot, "models", "registry.json")
-
-/** `POLYMATH_MODELS_DIR`, else `<repo>/.models`. */
-export const defaultModelsDir = (): string => process.env["POLYMATH_MODELS_DIR"] ?? join(repoRoot, ".models")
+import { loadEmbeddingsConfig } from "./EmbeddingsConfig.ts"
 
 /** One registry entry, with its file paths resolved against the models directory. */
 export interface ModelEntry extends ModelInfo {
@@ -108,20 +100,19 @@ export const makeModelRegistry = (json: unknown, options: { readonly path: strin
     })
   })
 
-/** Reads and validates the registry file. Defaults: `defaultRegistryPath()`, `defaultModelsDir()`. */
-export const loadModelRegistry = (options: { readonly registryPath?: string; readonly modelsDir?: string } = {}): Effect.Effect<ModelRegistry, EmbeddingError> => {
-  const path = resolve(options.registryPath ?? defaultRegistryPath())
-  const modelsDir = resolve(options.modelsDir ?? defaultModelsDir())
-  return Effect.tryPromise({
-    try: () => readFile(path, "utf8"),
-    catch: (cause) => embeddingError("RegistryInvalid", `cannot read model registry ${path}`, { cause })
-  }).pipe(
-    Effect.flatMap((text) =>
-      Effect.try({
-        try: () => JSON.parse(text) as unknown,
-        catch: (cause) => embeddingError("RegistryInvalid", `model registry ${path} is not valid JSON`, { cause })
-      })
-    ),
-    Effect.flatMap((json) => makeModelRegistry(json, { path, modelsDir }))
-  )
-}
+/** Reads and validates the registry file. Defaults: POLYMATH_MODEL_REGISTRY and POLYMATH_MODELS_DIR (see EmbeddingsConfig). */
+export const loadModelRegistry = (options: { readonly registryPath?: string; readonly modelsDir?: string } = {}): Effect.Effect<ModelRegistry, EmbeddingError> =>
+  Effect.gen(function*() {
+    const config = yield* loadEmbeddingsConfig
+    const path = resolve(options.registryPath ?? config.registryPath)
+    const modelsDir = resolve(options.modelsDir ?? config.modelsDir)
+    const text = yield* Effect.tryPromise({
+      try: () => readFile(path, "utf8"),
+      catch: (cause) => embeddingError("RegistryInvalid", `cannot read model registry ${path}`, { cause })
+    })
+    const json = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (cause) => embeddingError("RegistryInvalid", `model registry ${path} is not valid JSON`, { cause })
+    })
+    return yield* makeModelRegistry(json, { path, modelsDir })
+  })

@@ -65,12 +65,12 @@ export const loadTokenizer = (
           : Effect.tryPromise({
             // encodeBatch runs on the binding's own thread pool, off the JS thread.
             try: () => tokenizer.encodeBatch([...texts]),
-            catch: (cause) => embeddingError("TokenizerFailed", `tokenization failed`, { ...errorOptions, cause })
+            catch: (cause) => embeddingError("TokenizationFailed", `tokenization failed`, { ...errorOptions, cause })
           }).pipe(Effect.map((encodings) => encodings.map((e) => ({ ids: e.getIds(), typeIds: e.getTypeIds() })))),
       decode: (ids) =>
         Effect.tryPromise({
           try: () => tokenizer.decode([...ids], true),
-          catch: (cause) => embeddingError("TokenizerFailed", `decoding failed`, { ...errorOptions, cause })
+          catch: (cause) => embeddingError("TokenizationFailed", `decoding failed`, { ...errorOptions, cause })
         })
     }))
   )

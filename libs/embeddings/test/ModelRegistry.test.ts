@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { defaultRegistryPath, loadModelRegistry, makeModelRegistry } from "../src/index.ts"
+import { ConfigProvider, Effect } from "effect"
+import { loadModelRegistry, makeModelRegistry } from "../src/index.ts"
 
 const tmp = mkdtempSync(join(tmpdir(), "polymath-registry-"))
 const write = (name: string, content: string) => {
@@ -30,20 +30,26 @@ describe("ModelRegistry", () => {
     Effect.gen(function*() {
       const registry = yield* loadModelRegistry()
       const error = yield* Effect.flip(registry.lookup("gpt-embedding"))
-      expect(error).toMatchObject({ _tag: "EmbeddingError", reason: "UnknownModel", isRetryable: false, model: "gpt-embedding" })
+      expect(error).toMatchObject({ _tag: "EmbeddingError", reason: { _tag: "Unavailable", detail: "UnknownModel" }, model: "gpt-embedding" })
+      expect(error.isRetryable).toBe(false)
       expect(error.message).toContain("bge-m3, bge-small-en-v1.5, bge-small-en-v1.5-q")
     }))
 
-  it("takes its path from POLYMATH_MODEL_REGISTRY", () => {
-    const before = process.env["POLYMATH_MODEL_REGISTRY"]
-    process.env["POLYMATH_MODEL_REGISTRY"] = "/elsewhere/registry.json"
-    try {
-      expect(defaultRegistryPath()).toBe("/elsewhere/registry.json")
-    } finally {
-      if (before === undefined) delete process.env["POLYMATH_MODEL_REGISTRY"]
-      else process.env["POLYMATH_MODEL_REGISTRY"] = before
-    }
-  })
+  it.effect("takes its path from POLYMATH_MODEL_REGISTRY and the models dir from POLYMATH_MODELS_DIR", () =>
+    Effect.gen(function*() {
+      const path = write("from-config.json", JSON.stringify({ models: { m: { files: { onnx: "m.onnx", tokenizer: "t.json" }, dimensions: 8, pooling: "cls", normalize: true, maxTokens: 8 } } }))
+      const registry = yield* loadModelRegistry().pipe(
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ POLYMATH_MODEL_REGISTRY: path, POLYMATH_MODELS_DIR: "/configured" })))
+      )
+      expect(registry.path).toBe(path)
+      expect(registry.names).toEqual(["m"])
+      expect((yield* registry.lookup("m")).files).toEqual({ onnx: "/configured/m.onnx", tokenizer: "/configured/t.json" })
+      // Options given in code win over the settings.
+      const explicit = yield* loadModelRegistry({ modelsDir: "/explicit" }).pipe(
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ POLYMATH_MODEL_REGISTRY: path, POLYMATH_MODELS_DIR: "/configured" })))
+      )
+      expect((yield* explicit.lookup("m")).files.onnx).toBe("/explicit/m.onnx")
+    }))
 
   it.effect("reads a custom registry with absolute paths, mean pooling and prefixes", () =>
     Effect.gen(function*() {
@@ -79,16 +85,16 @@ describe("ModelRegistry", () => {
   it.effect("fails a missing, non-JSON or malformed registry with reason RegistryInvalid", () =>
     Effect.gen(function*() {
       const missing = yield* Effect.flip(loadModelRegistry({ registryPath: join(tmp, "absent.json") }))
-      expect(missing.reason).toBe("RegistryInvalid")
+      expect(missing.reason).toMatchObject({ _tag: "Unavailable", detail: "RegistryInvalid" })
       const notJson = yield* Effect.flip(loadModelRegistry({ registryPath: write("bad.json", "{ nope") }))
-      expect(notJson.reason).toBe("RegistryInvalid")
+      expect(notJson.reason.detail).toBe("RegistryInvalid")
       const badPooling = yield* Effect.flip(
         makeModelRegistry(
           { models: { x: { files: { onnx: "a", tokenizer: "b" }, dimensions: 8, pooling: "max", normalize: true, maxTokens: 8 } } },
           { path: "inline", modelsDir: "/m" }
         )
       )
-      expect(badPooling.reason).toBe("RegistryInvalid")
+      expect(badPooling.reason.detail).toBe("RegistryInvalid")
       expect(badPooling.message).toContain(`"pooling" must be "cls" or "mean"`)
       const noModels = yield* Effect.flip(makeModelRegistry([], { path: "inline", modelsDir: "/m" }))
       expect(noModels.isRetryable).toBe(false)

@@ -1,11 +1,11 @@
 /**
  * Smoke tests against the real bge-small-en-v1.5 model. They assume `npm run model` has run
- * (the test script does it first); otherwise loading fails with reason "ModelFilesMissing".
+ * (the test script does it first); otherwise loading fails with detail "ModelFilesMissing".
  */
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { ConfigProvider, Context, Effect, Layer, Logger } from "effect"
 import { Embedders, isConnectorFailure } from "@polymath/engine"
-import { defaultMaxBatchTokens, defaultThreads, EmbeddersLive, makeEmbedderFactory, planBatches, summarizeCudaError } from "../src/index.ts"
+import { defaultMaxBatchTokens, defaultThreads, layer as embeddersLayer, makeEmbedderFactory, planBatches, summarizeCudaError } from "../src/index.ts"
 import type { OnnxEmbedder } from "../src/index.ts"
 
 class SmallModel extends Context.Service<SmallModel, OnnxEmbedder>()("test/SmallModel") {}
@@ -14,6 +14,12 @@ const SmallModelLive = Layer.effect(
   SmallModel,
   makeEmbedderFactory({ batchSize: 4 }).pipe(Effect.flatMap((factory) => factory.load("bge-small-en-v1.5")))
 )
+
+/** A logger layer that keeps what is logged, as structured entries. */
+const collectLogs = () => {
+  const entries: Array<{ level: string; message: unknown; annotations: Record<string, unknown> }> = []
+  return { entries, logger: Logger.layer([Logger.make((o) => void entries.push(Logger.formatStructured.log(o)))]) }
+}
 
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0)
 const norm = (a: Float32Array) => Math.sqrt(dot(a, a))
@@ -116,7 +122,7 @@ describe("batching, windows and the low-level runs", () => {
       const fp32 = yield* factory.load("bge-small-en-v1.5")
       expect(fp32.batching).toEqual({ batchSize: 64, maxBatchTokens: 1024, sortWindow: 1024 })
       expect(defaultMaxBatchTokens("cpu")).toBe(1024)
-      expect(fp32.threads).toBe(defaultThreads())
+      expect(fp32.threads).toBe(yield* defaultThreads)
       const int8 = yield* factory.load("bge-small-en-v1.5-q")
       expect(int8.batching.batchSize).toBe(1)
     }).pipe(Effect.scoped), 120_000)
@@ -132,21 +138,6 @@ describe("batching, windows and the low-level runs", () => {
       for (const [i] of texts.entries()) expect(cosine(windowed[i]!, whole[i]!), `text #${i}`).toBeGreaterThan(0.9999)
     }).pipe(Effect.scoped), 120_000)
 
-  it.effect("runBatch pads one batch in the given order and matches embed; prepared batches run alone", () =>
-    Effect.gen(function*() {
-      const model = yield* (yield* makeEmbedderFactory()).load("bge-small-en-v1.5")
-      const rows = yield* model.tokenizer.encode(texts)
-      const batch = yield* model.runBatch(rows)
-      const embedded = yield* model.embed(texts)
-      for (const [i] of texts.entries()) expect(cosine(batch[i]!, embedded[i]!), `text #${i}`).toBeGreaterThan(0.9999)
-      expect(yield* model.runBatch([])).toEqual([])
-      const prepared = model.prepareBatch(rows)
-      expect(prepared).toEqual({ rows: texts.length, length: Math.max(...rows.map((r) => r.ids.length)) })
-      yield* model.runPrepared(prepared)
-      const error = yield* Effect.flip(model.runPrepared({ rows: 1, length: 1 }))
-      expect(error.reason).toBe("InferenceFailed")
-    }).pipe(Effect.scoped), 120_000)
-
   it.effect("decodes ids back to text", () =>
     Effect.gen(function*() {
       const model = yield* (yield* makeEmbedderFactory()).load("bge-small-en-v1.5")
@@ -154,18 +145,37 @@ describe("batching, windows and the low-level runs", () => {
       expect(yield* model.tokenizer.decode(enc!.ids)).toBe("knowledge graphs connect papers.")
     }).pipe(Effect.scoped), 120_000)
 
-  it("takes the default thread count from POLYMATH_EMBED_THREADS when it is a positive integer", () => {
-    const saved = process.env["POLYMATH_EMBED_THREADS"]
-    try {
-      process.env["POLYMATH_EMBED_THREADS"] = "3"
-      expect(defaultThreads()).toBe(3)
-      process.env["POLYMATH_EMBED_THREADS"] = "zero"
-      expect(defaultThreads()).toBeGreaterThanOrEqual(1)
-    } finally {
-      if (saved === undefined) delete process.env["POLYMATH_EMBED_THREADS"]
-      else process.env["POLYMATH_EMBED_THREADS"] = saved
-    }
-  })
+  it.effect("takes its thread count and provider preference from the settings when the options leave them out", () =>
+    Effect.gen(function*() {
+      const { entries, logger } = collectLogs()
+      const model = yield* (yield* makeEmbedderFactory()).load("bge-small-en-v1.5").pipe(Effect.provide(logger))
+      expect(model.threads).toBe(2)
+      // POLYMATH_EP=cuda: CUDA is attempted; without a usable CUDA provider the CPU session says why, as a warning.
+      if (model.provider === "cpu") {
+        expect(model.providerNote).toMatch(/^CUDA .*; using cpu$/)
+        const line = entries.find((e) => String(e.message).includes("onnxruntime execution provider"))
+        expect(line).toMatchObject({ level: "WARN", annotations: { model: "bge-small-en-v1.5", provider: "cpu" } })
+        expect(String(line!.message).endsWith(`; ${model.providerNote}`)).toBe(true)
+      } else {
+        expect(model.provider).toBe("cuda")
+      }
+      // Options given in code win over the settings.
+      const cpu = yield* (yield* makeEmbedderFactory({ threads: 1, provider: "cpu" })).load("bge-small-en-v1.5")
+      expect([cpu.threads, cpu.provider, cpu.providerNote]).toEqual([1, "cpu", undefined])
+    }).pipe(Effect.scoped, Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ POLYMATH_EMBED_THREADS: "2", POLYMATH_EP: "cuda" })))), 120_000)
+
+  it.effect("logs the execution provider line once per load, annotated with model and provider", () =>
+    Effect.gen(function*() {
+      const { entries, logger } = collectLogs()
+      const model = yield* (yield* makeEmbedderFactory({ threads: 1 })).load("bge-small-en-v1.5").pipe(Effect.provide(logger))
+      const lines = entries.filter((e) => String(e.message).includes("onnxruntime execution provider"))
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatchObject({ level: "INFO", annotations: { model: "bge-small-en-v1.5", provider: "cpu" } })
+      expect(lines[0]!.message).toBe(
+        "[embeddings] bge-small-en-v1.5: onnxruntime execution provider cpu (intra-op threads 1, batches of up to 64 rows and 1024 padded tokens, max tokens 512)"
+      )
+      expect(model.providerNote).toBeUndefined()
+    }).pipe(Effect.scoped, Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ POLYMATH_EP: "cpu" })))), 120_000)
 })
 
 describe("maxTokens override", () => {
@@ -203,13 +213,13 @@ describe("model registry through the factory", () => {
       const factory = yield* makeEmbedderFactory()
       const error = yield* Effect.flip(factory.describe("no-such-model"))
       expect(error._tag).toBe("EmbeddingError")
-      expect(error.reason).toBe("UnknownModel")
+      expect(error.reason).toMatchObject({ _tag: "Unavailable", detail: "UnknownModel" })
       expect(error.isRetryable).toBe(false)
       expect(isConnectorFailure(error)).toBe(true)
       expect(error.message).toContain("bge-small-en-v1.5")
       expect(error.message).toContain("bge-m3")
       const loadError = yield* Effect.flip(factory.load("no-such-model"))
-      expect(loadError.reason).toBe("UnknownModel")
+      expect(loadError.reason.detail).toBe("UnknownModel")
     }))
 
   it.effect("describes a model without reading its files", () =>
@@ -217,7 +227,7 @@ describe("model registry through the factory", () => {
       const factory = yield* makeEmbedderFactory({ modelsDir: "/nonexistent" })
       expect(yield* factory.describe("bge-m3")).toEqual({ name: "bge-m3", dimensions: 1024, maxTokens: 8192, pooling: "cls", normalize: true })
       const error = yield* Effect.flip(factory.load("bge-m3"))
-      expect(error.reason).toBe("ModelFilesMissing")
+      expect(error.reason).toMatchObject({ _tag: "Unavailable", detail: "ModelFilesMissing" })
       expect(error.isRetryable).toBe(false)
     }))
 
@@ -225,7 +235,10 @@ describe("model registry through the factory", () => {
     Effect.gen(function*() {
       const embedders = yield* Embedders
       expect((yield* embedders.describe("bge-small-en-v1.5-q")).dimensions).toBe(384)
-    }).pipe(Effect.provide(EmbeddersLive())))
+      // The layer's options reach the loader: the files are looked for in its models directory.
+      const error = yield* Effect.flip(Effect.scoped(embedders.load("bge-small-en-v1.5-q")))
+      expect(error.message).toContain("/nonexistent/bge-small-en-v1.5/model-q.onnx")
+    }).pipe(Effect.provide(embeddersLayer({ modelsDir: "/nonexistent" }))))
 })
 
 describe("planBatches", () => {
