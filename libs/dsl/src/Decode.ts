@@ -57,6 +57,12 @@ const collect = (doc: Located, issue: SchemaIssue.Issue, path: Path, out: Array<
     case "MissingKey":
       out.push(error(positionOf(doc, path.slice(0, -1), "key"), `${label(path.slice(0, -1))} is missing required key '${String(path[path.length - 1])}'`))
       return
+    case "InvalidValue": {
+      // A transformation's own message (a malformed endpoint) is written for users; keep it whole.
+      const m = issue.annotations?.message
+      out.push(error(positionOf(doc, path), typeof m === "string" ? m : `${label(path)}: ${formatLeaf(issue)}`))
+      return
+    }
     case "InvalidType":
       out.push(error(positionOf(doc, path), `${label(path)} must be ${expectedOf(issue.ast)}, got ${describeInput(valueAt(doc, path))}`))
       return

@@ -1,19 +1,37 @@
 import { error, suggest, warning } from "./Diagnostic.ts"
 import type { Diagnostic } from "./Diagnostic.ts"
+import { identifierSource } from "./Identifier.ts"
 import { positionOf } from "./Located.ts"
 import type { Located } from "./Located.ts"
 import type { ScalarValue } from "./Spec.ts"
 
 const expression = /\$\{([^}]*)\}/g
 const whole = /^\$\{([^}]*)\}$/
-const envExpr = /^env\.([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s
-const paramExpr = /^params\.([A-Za-z_][A-Za-z0-9_]*)$/
+const envExpr = new RegExp(`^env\\.(${identifierSource})(?::-(.*))?$`, "s")
+const paramExpr = new RegExp(`^params\\.(${identifierSource})$`)
 
 /** Fields whose text is a query: interpolating into them would splice data into query text. */
 const queryFields = new Set(["sql", "cypher"])
 
+/** The environment variables a document's `${env.NAME}` expressions read, each once. */
+export const envReferences = (doc: Located): ReadonlyArray<string> => {
+  const names = new Set<string>()
+  const walk = (v: unknown, top: boolean): void => {
+    if (typeof v === "string") {
+      for (const m of v.matchAll(expression)) {
+        const env = envExpr.exec(m[1]!.trim())
+        if (env) names.add(env[1]!)
+      }
+    } else if (Array.isArray(v)) v.forEach((x) => walk(x, false))
+    else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) if (!(top && k === "params")) walk(x, false)
+  }
+  walk(doc.value, true)
+  return [...names]
+}
+
 export interface InterpolateOptions {
   readonly params: Readonly<Record<string, ScalarValue>>
+  /** The values of the variables `envReferences` lists; a missing or empty one is unset. */
   readonly env: Readonly<Record<string, string | undefined>>
   /** Validation without a runtime environment: a missing variable is a warning, not an error. */
   readonly allowMissingEnv: boolean

@@ -4,6 +4,7 @@
  * string literals, quoted identifiers and comments so a colon or dollar inside
  * them is left alone.
  */
+import { identifierSource } from "./Identifier.ts"
 
 /** A SQL statement with `:name` references replaced by `$1..$n`. */
 export interface PositionalSql {
@@ -12,13 +13,13 @@ export interface PositionalSql {
   readonly names: ReadonlyArray<string>
 }
 
-const identStart = /[A-Za-z_]/
-const identPart = /[A-Za-z0-9_]/
+const identifierAt = new RegExp(identifierSource, "y")
+const dollarQuote = new RegExp(`^\\$(${identifierSource})?\\$`)
 
+/** The identifier starting at `i`, or "" when none starts there. */
 const readIdent = (s: string, i: number): string => {
-  let j = i
-  while (j < s.length && identPart.test(s[j]!)) j++
-  return s.slice(i, j)
+  identifierAt.lastIndex = i
+  return identifierAt.exec(s)?.[0] ?? ""
 }
 
 /** Skips a quoted run or comment starting at `i`; returns the index after it, or -1 if none starts there. */
@@ -43,7 +44,7 @@ const skipSqlLiteral = (s: string, i: number): number => {
     return end === -1 ? s.length : end + 2
   }
   if (c === "$") {
-    const m = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(s.slice(i))
+    const m = dollarQuote.exec(s.slice(i))
     if (m) {
       const end = s.indexOf(m[0], i + m[0].length)
       return end === -1 ? s.length : end + m[0].length
@@ -70,8 +71,8 @@ export const toPositional = (sql: string): PositionalSql => {
       i += 2
       continue
     }
-    if (c === ":" && i + 1 < sql.length && identStart.test(sql[i + 1]!) && sql[i - 1] !== ":") {
-      const name = readIdent(sql, i + 1)
+    const name = c === ":" && sql[i - 1] !== ":" ? readIdent(sql, i + 1) : ""
+    if (name !== "") {
       let n = names.indexOf(name)
       if (n === -1) {
         names.push(name)
@@ -104,8 +105,8 @@ export const cypherParams = (cypher: string): ReadonlyArray<string> => {
       i = end === -1 ? cypher.length : end
       continue
     }
-    if (c === "$" && i + 1 < cypher.length && identStart.test(cypher[i + 1]!)) {
-      const name = readIdent(cypher, i + 1)
+    const name = c === "$" ? readIdent(cypher, i + 1) : ""
+    if (name !== "") {
       names.add(name)
       i += 1 + name.length
       continue

@@ -1,31 +1,12 @@
 import { Schema } from "effect"
+import { EndpointSpec } from "./Endpoint.ts"
+import { Identifier, Name, NamedMap, TableName } from "./Names.ts"
 
 /**
  * The pipeline file's schema. Decoding runs with excess-property errors and all
  * errors collected, so every unknown key and wrong type is reported at once.
  * Cross-references (sources, connections, params, models, cycles) are checked by Lint.
  */
-
-const identifierPattern = /^[A-Za-z_][A-Za-z0-9_]*$/
-
-/** A Neo4j label, relationship type or property name, or a SQL column: a plain identifier. */
-export const Identifier = Schema.String.check(
-  Schema.isPattern(identifierPattern, { message: "must be a plain identifier (letters, digits, _; not starting with a digit)" })
-)
-
-/** A SQL table name, optionally schema-qualified. */
-export const TableName = Schema.String.check(
-  Schema.isPattern(/^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$/, { message: "must be a table name like `passages` or `schema.passages`" })
-)
-
-/** A name of a pipeline, source, step or connection. */
-export const Name = Schema.String.check(
-  Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_-]*$/, { message: "must be a name of letters, digits, - and _" })
-)
-
-/** A map whose keys must be valid names (checked after the values, so both kinds of error show). */
-const NamedMap = <V extends Schema.Top>(key: Schema.String | typeof Identifier | typeof Name, value: V) =>
-  Schema.Record(Schema.String, value).check(Schema.isPropertyNames(key))
 
 const PositiveInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThan(0, { message: "must be a positive integer" }))
 const NonNegativeInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0, { message: "must be a whole number, 0 or more" }))
@@ -124,12 +105,6 @@ export const NodeMapping = Schema.Struct({
   combine: Schema.optionalKey(CombineRules),
   on_missing: Schema.optionalKey(OnMissing)
 })
-
-/** `Passage(passage_id)` or `Concept(name: concept_name, type: concept_type)`, or the same as a map. */
-export const EndpointSpec = Schema.Union([
-  Schema.String,
-  Schema.Struct({ label: Identifier, key: NamedMap(Identifier, Identifier) })
-])
 
 export const RelationshipMapping = Schema.Struct({
   type: Identifier,

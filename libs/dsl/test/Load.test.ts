@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { ConfigProvider, Effect, Redacted } from "effect"
 import { formatDiagnostic, loadPipeline, sortDiagnostics, SpecError } from "../src/index.ts"
 import type { LoadOptions } from "../src/index.ts"
 
@@ -15,11 +15,17 @@ const write = (name: string, text: string) => {
   return join(dir, `${name}.yaml`)
 }
 
+/** Loads from the test directory with the environment supplied as the ConfigProvider, as a deployment would. */
+const load = (name: string, options: LoadOptions = {}, environment: Record<string, string> = env) =>
+  loadPipeline(name, { pipelinesDir: dir, models, ...options }).pipe(
+    Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: environment }))
+  )
+
 /** Loads and returns the diagnostics as `line:col: message` (file name stripped) */
-const problems = (name: string, text: string, options: LoadOptions = {}) =>
+const problems = (name: string, text: string, options: LoadOptions = {}, environment: Record<string, string> = env) =>
   Effect.gen(function*() {
     write(name, text)
-    const r = yield* Effect.result(loadPipeline(name, { pipelinesDir: dir, env, models, ...options }))
+    const r = yield* Effect.result(load(name, options, environment))
     if (r._tag === "Success") return []
     expect(r.failure).toBeInstanceOf(SpecError)
     return sortDiagnostics(r.failure.diagnostics).map((d) => formatDiagnostic(d).replace(/^.*?\.yaml:/, "").split("\n")[0]!)
@@ -82,7 +88,7 @@ describe("loadPipeline", () => {
   it.effect("loads a good pipeline with typed params, env and secrets redacted", () =>
     Effect.gen(function*() {
       write("good", good)
-      const p = yield* loadPipeline("good", { pipelinesDir: dir, env, models })
+      const p = yield* load("good")
       expect(p.params).toEqual({ version: "batch-v1", model: "small", size: 32 })
       const embed = p.spec.steps["embed_texts"]!.embed!
       expect(embed.model).toBe("small")
@@ -93,13 +99,29 @@ describe("loadPipeline", () => {
       expect(String(dsn)).not.toContain("s3cret")
       expect(JSON.stringify(p.spec)).not.toContain("s3cret")
       expect(p.warnings).toEqual([])
+      // Endpoints arrive decoded, whichever way they were written.
+      const links = p.spec.steps["sync"]!.graph!.relationships![0]!
+      expect(links.start).toEqual({ label: "Text", key: [{ property: "id", column: "id" }] })
+      expect(links.end).toEqual({ label: "Thing", key: [{ property: "name", column: "name" }, { property: "kind", column: "kind" }] })
+    }))
+
+  it.effect("the environment comes from the ConfigProvider; the env option fixes it instead", () =>
+    Effect.gen(function*() {
+      write("envs", good.replace("\"${env.NEO4J_URI}\"", "\"${env.NEO4J_URI:-bolt://fallback:7687}\""))
+      const provided = yield* load("envs", {}, { POSTGRES_DSN: "postgres://a@p/db", NEO4J_URI: "", NEO4J_PASSWORD: "x" })
+      expect(Redacted.value(provided.spec.connections["pg"]!.postgres!.dsn)).toBe("postgres://a@p/db")
+      // An empty variable is unset, so the default applies.
+      expect(provided.spec.connections["graph"]!.neo4j!.uri).toBe("bolt://fallback:7687")
+      const fixed = yield* load("envs", { env: { ...env, POSTGRES_DSN: "postgres://b@q/db" } }, {})
+      expect(Redacted.value(fixed.spec.connections["pg"]!.postgres!.dsn)).toBe("postgres://b@q/db")
+      expect(fixed.spec.connections["graph"]!.neo4j!.uri).toBe(env.NEO4J_URI)
     }))
 
   it.effect("--set overrides params with the default's type and changes the spec hash", () =>
     Effect.gen(function*() {
       write("good", good)
-      const a = yield* loadPipeline("good", { pipelinesDir: dir, env, models })
-      const b = yield* loadPipeline("good", { pipelinesDir: dir, env, models, set: ["version=batch-v2", "size=8"] })
+      const a = yield* load("good")
+      const b = yield* load("good", { set: ["version=batch-v2", "size=8"] })
       expect(b.params).toEqual({ version: "batch-v2", model: "small", size: 8 })
       expect(b.spec.steps["embed_texts"]!.embed!.batch_size).toBe(8)
       expect(b.specHash).not.toBe(a.specHash)
@@ -109,7 +131,7 @@ describe("loadPipeline", () => {
     Effect.gen(function*() {
       write("good", good)
       write("child", "pipeline: child\nextends: good\nparams: { version: batch-v2 }\n")
-      const p = yield* loadPipeline("child", { pipelinesDir: dir, env, models })
+      const p = yield* load("child")
       expect(p.spec.pipeline).toBe("child")
       expect(p.params["version"]).toBe("batch-v2")
       expect(Object.keys(p.spec.steps)).toEqual(["embed_texts", "sync"])
@@ -129,7 +151,7 @@ describe("loadPipeline", () => {
         "29:7: unknown key 'batch_sise' in steps.embed_texts.embed"
       ])
       write("typo", text)
-      const r = yield* Effect.result(loadPipeline("typo", { pipelinesDir: dir, env, models }))
+      const r = yield* Effect.result(load("typo"))
       expect(r._tag === "Failure" && r.failure.message).toContain("hint: did you mean 'batch_size'?")
     }))
 
@@ -198,6 +220,18 @@ describe("loadPipeline", () => {
       ])
     }))
 
+  it.effect("a malformed endpoint is a decoding error where it is written; lint still reports the rest", () =>
+    Effect.gen(function*() {
+      const text = good.replace("start: Text(id)", "start: Text id").replace("end: \"Thing(name: name, kind: kind)\"", "end: \"Thing()\"").replace("from: links", "from: linkz")
+      expect(yield* problems("badends", text)).toEqual([
+        "41:17: unknown source 'linkz'",
+        "42:18: endpoint 'Text id' must look like Label(column) or Label(property: column, ...)",
+        "43:16: endpoint 'Thing()' names no key"
+      ])
+      const mapForm = good.replace("start: Text(id)", "start: { label: Text, key: { id: id } }")
+      expect(yield* problems("mapends", mapForm)).toEqual([])
+    }))
+
   it.effect("sync rules: one lineage scope, combine where rows fold, no mirroring or folding over an incremental source", () =>
     Effect.gen(function*() {
       const twoScopes = good.replace("lineage: { version: \"${params.version}\" }", "lineage: { version: \"${params.version}\", team: x }")
@@ -217,7 +251,7 @@ describe("loadPipeline", () => {
       expect(yield* problems("foldkey", folding.replace("properties: [x]\n", "key: [w]\n          properties: [x]\n"))).toEqual([])
       // A combine rule where nothing folds is a warning, not an error.
       write("uselesscombine", good.replace("properties: [w]\n", "properties: [w]\n          combine: { w: max }\n"))
-      const loaded = yield* loadPipeline("uselesscombine", { pipelinesDir: dir, env, models })
+      const loaded = yield* load("uselesscombine")
       expect(loaded.warnings.map((w) => w.message)).toEqual(["combine has no effect: each row of source 'links' is its own LINKS relationship (its identity includes the source key)"])
       const incremental = good.replace("sql: SELECT id, name, kind, w FROM l", "sql: SELECT id, name, kind, w, t FROM l\n    incremental: { cursor: t }")
       expect(yield* problems("incmirror", incremental.replace("lineage:", "on_missing: delete\n      lineage:"))).toEqual([
@@ -251,13 +285,13 @@ describe("loadPipeline", () => {
       expect(yield* problems("splice", text)).toEqual([
         "14:10: sql must not use ${...} interpolation: it would splice values into query text"
       ])
-      expect(yield* problems("noenv", good, { env: {} })).toEqual([
+      expect(yield* problems("noenv", good, {}, {})).toEqual([
         "7:26: environment variable POSTGRES_DSN is not set",
         "9:19: environment variable NEO4J_URI is not set",
         "9:62: environment variable NEO4J_PASSWORD is not set"
       ])
       write("noenv", good)
-      const ok = yield* loadPipeline("noenv", { pipelinesDir: dir, env: {}, models, allowMissingEnv: true })
+      const ok = yield* load("noenv", { allowMissingEnv: true }, {})
       expect(ok.warnings.length).toBe(3)
     }))
 
@@ -271,9 +305,9 @@ describe("loadPipeline", () => {
   it.effect("--set of an unknown param and a missing pipeline", () =>
     Effect.gen(function*() {
       write("good", good)
-      const r = yield* Effect.result(loadPipeline("good", { pipelinesDir: dir, env, models, set: ["verion=2"] }))
+      const r = yield* Effect.result(load("good", { set: ["verion=2"] }))
       expect(r._tag === "Failure" && r.failure.message).toBe("--set verion: unknown param\n    hint: did you mean 'version'?")
-      const m = yield* Effect.result(loadPipeline("goodd", { pipelinesDir: dir, env, models }))
+      const m = yield* Effect.result(load("goodd"))
       expect(m._tag === "Failure" && m.failure.message).toContain("pipeline 'goodd' not found")
       expect(m._tag === "Failure" && m.failure.message).toContain("did you mean 'good'?")
     }))

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { ConfigProvider, Effect, Redacted } from "effect"
 import { loadPipeline } from "@polymath/dsl"
 import { compile, onlySteps } from "../src/index.ts"
 
@@ -52,6 +52,12 @@ describe("compile", () => {
       expect(graph.scope).toEqual({ property: "extractor_versions", value: "batch-v2" })
       expect(plan.checks.map((c) => c.query.kind)).toEqual(["sql", "sql", "cypher", "cypher", "cypher", "sql"])
       expect(plan.partial).toBe(false)
+      // What a run opens comes resolved with the plan; an empty password is none.
+      expect(plan.connections.map((c) => ({ ...c, ...(c.kind === "postgres" ? { dsn: Redacted.value(c.dsn) } : {}) }))).toEqual([
+        { name: "pg", kind: "postgres", dsn: env.POSTGRES_DSN },
+        { name: "graph", kind: "neo4j", uri: env.NEO4J_URI, user: "neo4j", password: null, database: null }
+      ])
+      expect(Redacted.isRedacted(plan.connections[0]!.kind === "postgres" && plan.connections[0]!.dsn)).toBe(true)
       const only = onlySteps(plan, ["sync_graph"])
       expect(only.steps.map((s) => s.name)).toEqual(["sync_graph"])
       expect(only.partial).toBe(true)
@@ -69,13 +75,16 @@ describe("compile", () => {
       writeFileSync(join(dir, "fold.yaml"), `pipeline: fold
 connections:
   pg: { postgres: { dsn: "x" } }
-  graph: { neo4j: { uri: "bolt://h:1" } }
+  graph: { neo4j: { uri: "\${env.NEO4J_URI}", user: u, password: "\${env.NEO4J_PASSWORD}", database: db } }
+  spare: { postgres: { dsn: "y" } }
 sources:
   passages:
     connection: pg
     key: passage_id
     sql: SELECT passage_id, doc_id, title, year FROM passages
 steps:
+  emb:
+    embed: { from: passages, text: title, model: m, into: { table: passages, key: passage_id, vector: v } }
   sync:
     on_error: skip
     max_rejected: 5
@@ -85,8 +94,16 @@ steps:
         - { label: Paper, from: passages, key: doc_id, properties: [title, year], combine: { title: last, year: max } }
         - { label: Passage, from: passages, key: passage_id }
 `)
-      const plan = compile(yield* loadPipeline("fold", { pipelinesDir: dir, env }))
-      const step = plan.steps[0]!
+      const loaded = yield* loadPipeline("fold", { pipelinesDir: dir }).pipe(
+        Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { NEO4J_URI: "bolt://g:2", NEO4J_PASSWORD: "pw" } }))
+      )
+      const plan = compile(loaded)
+      // Only the connections the plan uses: the spare one is declared but never read.
+      expect(plan.connections.map((c) => c.name)).toEqual(["pg", "graph"])
+      const graph = plan.connections[1]!
+      expect(graph.kind === "neo4j" && { ...graph, password: graph.password && Redacted.value(graph.password) }).toEqual({ name: "graph", kind: "neo4j", uri: "bolt://g:2", user: "u", password: "pw", database: "db" })
+      expect(onlySteps(plan, ["emb"]).connections.map((c) => c.name)).toEqual(["pg"])
+      const step = plan.steps[1]!
       if (step.kind !== "graph") throw new Error("expected graph")
       expect(step.rows).toEqual({ onError: "skip", maxRejected: 5 })
       expect(step.scope).toEqual({ property: "pipelines", value: "fold" })

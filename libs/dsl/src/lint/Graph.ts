@@ -1,0 +1,88 @@
+import { error, suggest } from "../Diagnostic.ts"
+import type { Path } from "../Located.ts"
+import { identityFoldsRows, keyColumns, nodeIdentityColumns, nodeKey, relationshipIdentityColumns, toPropertyMap } from "../Mapping.ts"
+import type { GraphSpec, NodeMappingSpec, RelationshipMappingSpec } from "../Spec.ts"
+import type { Checker } from "./Checker.ts"
+import { lintCombine, lintCombineNames, lintLineage, lintMirror } from "./Fold.ts"
+
+/** Node label -> its key properties, as the step's node mappings declare them. */
+type NodeKeys = Map<string, ReadonlyArray<string>>
+
+/** A graph step: a neo4j connection, a scope, and mappings whose columns, keys and endpoints agree. */
+export const lintGraph = (c: Checker, stepName: string, g: GraphSpec, p: Path): void => {
+  c.requireConnection(g.connection, "neo4j", [...p, "connection"])
+  const lineage = lintLineage(c, g, p)
+  const nodeKeys: NodeKeys = new Map()
+  for (const [i, node] of (g.nodes ?? []).entries()) lintNode(c, g, node, [...p, "nodes", i], lineage, nodeKeys)
+  for (const [i, rel] of (g.relationships ?? []).entries()) lintRelationship(c, g, rel, [...p, "relationships", i], lineage, nodeKeys)
+  if ((g.nodes ?? []).length === 0 && (g.relationships ?? []).length === 0) {
+    c.out.push(error(c.at(p, "key"), `graph step '${stepName}' writes no nodes and no relationships`))
+  }
+}
+
+const lintNode = (c: Checker, g: GraphSpec, node: NodeMappingSpec, np: Path, lineage: ReadonlyArray<string>, nodeKeys: NodeKeys): void => {
+  const { spec, out, at } = c
+  c.requireSource(node.from, [...np, "from"])
+  const key = nodeKey(node).map((k) => k.property)
+  const prev = nodeKeys.get(node.label)
+  if (prev && prev.join(",") !== key.join(",")) {
+    out.push(error(at([...np, "key"]), `label ${node.label} is keyed by (${prev.join(", ")}) elsewhere; one label needs one key`))
+  }
+  nodeKeys.set(node.label, key)
+  const propMap = toPropertyMap(node.properties)
+  const props = propMap.map((x) => x.property)
+  for (const k of key) if (props.includes(k)) out.push(error(at([...np, "properties"]), `property '${k}' is part of the key of ${node.label}; list it only under key`))
+  for (const k of lineage) if (props.includes(k) || key.includes(k)) out.push(error(at([...np, "properties"]), `property '${k}' of ${node.label} is also the step's lineage property`))
+  for (const k of nodeKey(node)) c.requireColumn(node.from, k.column, [...np, "key"], `key ${k.property} of ${node.label}`)
+  for (const k of propMap) c.requireColumn(node.from, k.column, [...np, "properties"], `property ${k.property} of ${node.label}`)
+  const lf = node.labels_from
+  const lfColumn = lf === undefined ? undefined : typeof lf === "string" ? lf : lf.column
+  if (lfColumn !== undefined) c.requireColumn(node.from, lfColumn, [...np, "labels_from"], `labels_from of ${node.label}`)
+  lintCombineNames(c, node.combine, props, node.label, np)
+  const identity = nodeIdentityColumns(node)
+  const source = spec.sources[node.from]
+  if (lfColumn !== undefined && source && identityFoldsRows(identity, keyColumns(source.key)) && !identity.includes(lfColumn)) {
+    out.push(error(at([...np, "labels_from"]), `labels_from column '${lfColumn}' must be part of the key of ${node.label}: several rows of source '${node.from}' can map to one node`))
+  }
+  lintCombine(c, `${node.label} node`, node.from, identity, props, node.combine, np, `make the source return one row per ${node.label} (SELECT DISTINCT or GROUP BY, with key: ${identity.join(", ")}), or declare combine (e.g. combine: last)`)
+  lintMirror(c, g, node.from, node.on_missing, node.on_missing !== undefined ? [...np, "on_missing"] : [...np, "from"])
+}
+
+/** Each endpoint names a label a node mapping of the step writes, matched on exactly that label's key. */
+const lintEndpoints = (c: Checker, rel: RelationshipMappingSpec, rp: Path, nodeKeys: NodeKeys): boolean => {
+  let ok = true
+  for (const end of ["start", "end"] as const) {
+    const ep = rel[end]
+    const key = nodeKeys.get(ep.label)
+    if (!key) {
+      c.out.push(error(c.at([...rp, end]), `relationship ${rel.type} ${end}s at ${ep.label}, which no node mapping in this step writes`, suggest(ep.label, [...nodeKeys.keys()], "labels")))
+      ok = false
+    } else if (ep.key.map((k) => k.property).sort().join(",") !== [...key].sort().join(",")) {
+      c.out.push(error(c.at([...rp, end]), `${ep.label} is keyed by (${key.join(", ")}), but this endpoint matches on (${ep.key.map((k) => k.property).join(", ")})`))
+      ok = false
+    }
+    for (const k of ep.key) c.requireColumn(rel.from, k.column, [...rp, end], `${end} of ${rel.type}`)
+  }
+  return ok
+}
+
+const lintRelationship = (c: Checker, g: GraphSpec, rel: RelationshipMappingSpec, rp: Path, lineage: ReadonlyArray<string>, nodeKeys: NodeKeys): void => {
+  const { out, at } = c
+  c.requireSource(rel.from, [...rp, "from"])
+  const endpointsOk = lintEndpoints(c, rel, rp, nodeKeys)
+  const propMap = toPropertyMap(rel.properties)
+  const props = propMap.map((x) => x.property)
+  for (const k of toPropertyMap(rel.key)) {
+    if (props.includes(k.property)) out.push(error(at([...rp, "key"]), `property '${k.property}' of ${rel.type} is part of its key; list it only under key`))
+    if (lineage.includes(k.property)) out.push(error(at([...rp, "key"]), `property '${k.property}' of ${rel.type} is also the step's lineage property`))
+    c.requireColumn(rel.from, k.column, [...rp, "key"], `key ${k.property} of ${rel.type}`)
+  }
+  for (const k of lineage) if (props.includes(k)) out.push(error(at([...rp, "properties"]), `property '${k}' of ${rel.type} is also the step's lineage property`))
+  for (const k of propMap) c.requireColumn(rel.from, k.column, [...rp, "properties"], `property ${k.property} of ${rel.type}`)
+  lintCombineNames(c, rel.combine, props, rel.type, rp)
+  // The identity is only meaningful once both endpoints match their labels' keys.
+  if (endpointsOk) {
+    lintCombine(c, `${rel.type} relationship`, rel.from, relationshipIdentityColumns(rel), props, rel.combine, rp, `declare key: [...] with the columns that tell such rows apart (e.g. key: [role] for one ${rel.type} per role), make the source return one row per relationship, or declare combine`)
+  }
+  lintMirror(c, g, rel.from, rel.on_missing, rel.on_missing !== undefined ? [...rp, "on_missing"] : [...rp, "from"])
+}
