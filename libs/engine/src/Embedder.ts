@@ -23,7 +23,7 @@ export interface Embedder {
 
 /** Resolves model names through the registry and loads them. */
 export interface EmbedderFactory {
-  /** Registry lookup only (no model files are read); fails with reason "UnknownModel". */
+  /** Registry lookup only (no model files are read); fails with reason Unavailable (detail "UnknownModel"). */
   readonly describe: (name: string) => Effect.Effect<ModelInfo, ConnectorFailure>
   /** Loads the model; the scope releases the session. */
   readonly load: (name: string) => Effect.Effect<Embedder, ConnectorFailure, Scope.Scope>

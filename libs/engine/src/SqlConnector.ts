@@ -1,142 +1,19 @@
-import type { Effect, Redacted, Scope, Stream } from "effect"
+import type { Effect, Redacted, Scope } from "effect"
 import type { ConnectorFailure } from "./ConnectorError.ts"
 import type { RunLedger } from "./RunLedger.ts"
-import type { KeyTuple, Page, Row, Value } from "./Rows.ts"
+import type { QueryRunner, SourceReader } from "./SqlSource.ts"
+import type { VectorStore, VectorTarget } from "./VectorStore.ts"
 
-/** A SQL statement with `$1..$n` placeholders and their values; data never enters `text`. */
-export interface SqlStatement {
-  readonly text: string
-  readonly params: ReadonlyArray<Value>
-}
-
-/** An incremental source reads only rows whose cursor column is at or past the last run's high-water mark. */
-export interface SourceCursor {
-  readonly column: string
-  /** The lower bound (inclusive), as the server rendered it (`max(col)::text`); null reads every row. */
-  readonly from: string | null
-}
-
-/** A fold rule: the greatest / smallest value, or the value of the first / last row in source key order. */
-export type FoldRule = "max" | "min" | "first" | "last"
+export * from "./SqlSource.ts"
+export * from "./VectorStore.ts"
 
 /**
- * Folds the rows that share one identity into one row before paging: the source read is
- * `GROUP BY identity`, every other column aggregated by its rule. Used when several source
- * rows map to one graph entity, so each entity is written once per pass, deterministically.
+ * A connection to a SQL database in all its roles: source reader, vector store, query
+ * runner and run ledger. The engine's modules take the role they need, so a unit's
+ * reader never sees the writer's methods.
  */
-export interface SourceFold {
-  /** The identity columns; they are the folded source's key. */
-  readonly identity: ReadonlyArray<string>
-  /** What the folded rows carry besides the identity: `column` folded by `rule`, named `as` (one column may feed several rules). */
-  readonly columns: ReadonlyArray<{ readonly column: string; readonly as: string; readonly rule: FoldRule }>
-  /** The declared source key, which orders `first` and `last`. */
-  readonly sourceKey: ReadonlyArray<string>
-}
-
-/** The column a folded page row carries with the number of source rows it stands for. */
-export const foldedRowsColumn = "__polymath_rows"
-
-/**
- * A source read by keyset pagination on `key`. Rows whose key (or cursor) is NULL are
- * never in a page: they are counted and listed by `nullKeys`. A key value that occurs
- * twice fails the read (keyset paging would skip rows otherwise).
- */
-export interface KeysetSource {
-  /** The source's name in the pipeline, used in messages. */
+export interface SqlConnector extends SourceReader, VectorStore, QueryRunner {
   readonly name: string
-  readonly statement: SqlStatement
-  readonly key: ReadonlyArray<string>
-  /** Rows per page. */
-  readonly pageSize: number
-  readonly cursor: SourceCursor | null
-  /** When set, `key` is `fold.identity` and pages hold folded rows. */
-  readonly fold: SourceFold | null
-}
-
-/** What a source's query returns, from a zero-row execution. */
-export interface SourceDescription {
-  readonly columns: ReadonlyArray<string>
-}
-
-/** Rows of a source whose key (or cursor) has a NULL, which keyset pages leave out. */
-export interface NullKeyRows {
-  readonly count: number
-  /** Up to `limit` of them, all columns. */
-  readonly rows: ReadonlyArray<Row>
-}
-
-/** A key value that occurs more than once in a source. */
-export interface DuplicateKey {
-  readonly key: KeyTuple
-  readonly count: number
-}
-
-/** Where an embed step writes its vectors. Identifiers are validated by the DSL before they get here. */
-export interface VectorTarget {
-  /** Table name, optionally schema-qualified (`schema.table`). */
-  readonly table: string
-  /** The column matched against the source row id. */
-  readonly key: string
-  /** The pgvector column. */
-  readonly vector: string
-  /** Constant columns written alongside the vector (e.g. `embedding_model`). */
-  readonly set: ReadonlyArray<{ readonly column: string; readonly value: Value }>
-}
-
-/** What a vector target looks like in the database. */
-export interface VectorTargetInfo {
-  /** The declared dimension of the vector column (`vector(384)`), or null when the column is untyped. */
-  readonly dimensions: number | null
-}
-
-/**
- * What the embed state says about one source row, against the target row and the
- * content hash recorded when its vector was written (kept in the ledger schema, never
- * in the user's table):
- * - `missing`: the target table has no row with this id
- * - `new`: the row has no vector
- * - `stale`: it has a vector, but not one made from this text with this model (or none we recorded)
- * - `fresh`: its vector was made from exactly this text with this model
- */
-export type EmbedStatus = "missing" | "new" | "stale" | "fresh"
-
-/** One batch of vectors to write, `ids[i]` paired with `vectors[i]` and the content hash `hashes[i]`. */
-export interface VectorBatch {
-  readonly ids: ReadonlyArray<Value>
-  readonly vectors: ReadonlyArray<Float32Array>
-  readonly hashes: ReadonlyArray<Uint8Array>
-  readonly model: string
-  readonly runId: string
-}
-
-/** A connection to a SQL database: the engine's only way to read sources, write vectors and run checks. */
-export interface SqlConnector {
-  readonly name: string
-  /** Runs the statement without returning rows and reports the result's column names. */
-  readonly describe: (statement: SqlStatement) => Effect.Effect<SourceDescription, ConnectorFailure>
-  /** Number of rows the source's pages will yield (non-null keys, at or past the cursor). */
-  readonly count: (source: KeysetSource) => Effect.Effect<number, ConnectorFailure>
-  /** Rows the pages leave out because a key (or cursor) column is NULL: their count and up to `limit` of them. */
-  readonly nullKeys: (source: KeysetSource, limit: number) => Effect.Effect<NullKeyRows, ConnectorFailure>
-  /** Up to `limit` key values that occur more than once (a full pass over the source). */
-  readonly duplicateKeys: (source: KeysetSource, limit: number) => Effect.Effect<ReadonlyArray<DuplicateKey>, ConnectorFailure>
-  /** The source's greatest cursor value as the server renders it (`max(col)::text`), null when it has no rows. */
-  readonly cursorMax: (source: KeysetSource) => Effect.Effect<string | null, ConnectorFailure>
-  /** Pages of the source in key order, starting after `after` (null: from the start). Fails with reason "DuplicateKey" on a repeated key. */
-  readonly pages: (source: KeysetSource, after: KeyTuple | null) => Stream.Stream<Page, ConnectorFailure>
-  /** Runs a statement in a read-only transaction and returns all its rows (verification); a writing statement fails with reason "ReadOnly". */
-  readonly query: (statement: SqlStatement) => Effect.Effect<ReadonlyArray<Row>, ConnectorFailure>
-  /** Looks up the target table and vector column; fails when either is missing. */
-  readonly describeVectorTarget: (target: VectorTarget) => Effect.Effect<VectorTargetInfo, ConnectorFailure>
-  /** The embed status of each id given its content hash and model, in order (see `EmbedStatus`). */
-  readonly embedStatus: (target: VectorTarget, model: string, items: ReadonlyArray<{ readonly id: Value; readonly hash: Uint8Array }>) => Effect.Effect<ReadonlyArray<EmbedStatus>, ConnectorFailure>
-  /** Writes a batch of vectors and their content hashes in one statement; returns how many target rows it updated. */
-  readonly writeVectors: (target: VectorTarget, batch: VectorBatch) => Effect.Effect<number, ConnectorFailure>
-  /**
-   * Removes the vectors (and their recorded content hashes) of the given ids, for rows that
-   * no longer have a text to embed; returns the positions in `ids` whose vector was removed.
-   */
-  readonly clearVectors: (target: VectorTarget, ids: ReadonlyArray<Value>) => Effect.Effect<ReadonlyArray<number>, ConnectorFailure>
   /** Identifies the database (system identifier, database oid) and the targets' tables (their oids): a checkpoint is trusted only against the same. */
   readonly fingerprint: (targets: ReadonlyArray<VectorTarget>) => Effect.Effect<string, ConnectorFailure>
   /** The run ledger kept in this database. */

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { DataError } from "../EngineError.ts"
 import type { Embedder } from "../Embedder.ts"
 import { contentHash } from "../Identity.ts"
@@ -6,7 +6,8 @@ import type { EmbedUnit, RowPolicy } from "../Plan.ts"
 import { withRetry } from "../Retry.ts"
 import type { RetryPolicy } from "../Retry.ts"
 import type { Row, Value } from "../Rows.ts"
-import type { EmbedStatus, SqlConnector } from "../SqlConnector.ts"
+import type { EmbedStatus, VectorStore } from "../SqlConnector.ts"
+import { embedThroughput } from "../Telemetry.ts"
 import { badRowsError, showValue } from "./Support.ts"
 import type { BadRow } from "./Support.ts"
 import type { PageWork } from "./UnitRunner.ts"
@@ -35,7 +36,7 @@ export const badText = (text: Value | undefined, column: string): string | null 
 }
 
 /** Sorts a page's rows by what the embed state says about them; rows that cannot be embedded become bad rows. */
-export const classify = (unit: EmbedUnit, target: SqlConnector, rows: ReadonlyArray<Row>, policy: RetryPolicy, retried: Effect.Effect<void>) =>
+export const classify = (unit: EmbedUnit, target: VectorStore, rows: ReadonlyArray<Row>, policy: RetryPolicy, retried: Effect.Effect<void>) =>
   Effect.gen(function*() {
     const bad: Array<BadRow> = []
     const textless: Array<{ readonly id: Value; readonly bad: BadRow }> = []
@@ -70,12 +71,16 @@ export const classify = (unit: EmbedUnit, target: SqlConnector, rows: ReadonlyAr
  * made from exactly this text with this model (unless forced), embed the rest while the
  * previous page is written, then write vectors and content hashes in one statement.
  */
-export const embedWork = (unit: EmbedUnit, rows: RowPolicy, policy: RetryPolicy, target: SqlConnector, embedder: Embedder, runId: string): PageWork<EmbeddedPage> => ({
+export const embedWork = (unit: EmbedUnit, rows: RowPolicy, policy: RetryPolicy, target: VectorStore, embedder: Embedder, runId: string, pipeline: string): PageWork<EmbeddedPage> => ({
   prepare: (page, context, retried) =>
     Effect.gen(function*() {
       const { bad, textless, todo, unchanged } = yield* classify(unit, target, page.rows, policy, retried)
       if (bad.length > 0 && rows.onError === "fail") return yield* Effect.fail(badRowsError(context, unit.source.keyset.key, bad))
-      const vectors = todo.length === 0 ? [] : yield* embedder.embed(todo.map((t) => t.text))
+      const before = yield* Clock.currentTimeMillis
+      const vectors = todo.length === 0
+        ? []
+        : yield* embedder.embed(todo.map((t) => t.text)).pipe(Effect.withSpan("polymath.embed", { attributes: { "polymath.texts": todo.length, "polymath.model": unit.model } }))
+      yield* embedThroughput({ pipeline, step: context.step, unit: context.unit }, todo.length, null, (yield* Clock.currentTimeMillis) - before)
       return {
         read: page.rows.length,
         textless,

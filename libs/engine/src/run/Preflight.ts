@@ -1,9 +1,12 @@
 import { Effect } from "effect"
+import type { ConnectorFailure } from "../ConnectorError.ts"
 import { Connectors, Embedders } from "../Connectors.ts"
 import { PlanError } from "../EngineError.ts"
 import type { DataError, StepError } from "../EngineError.ts"
 import { unitsOf } from "../Plan.ts"
 import type { Plan, PlannedUnit } from "../Plan.ts"
+import { defaultRetry, withRetry } from "../Retry.ts"
+import type { RetryPolicy } from "../Retry.ts"
 import type { SourceCursor } from "../SqlConnector.ts"
 import { effectiveSource } from "./Cursors.ts"
 import { badRowsError, sqlOf, toStepError } from "./Support.ts"
@@ -12,6 +15,17 @@ const what = (u: PlannedUnit, column: string): string => {
   if (u.kind === "embed") return column === u.textColumn ? "the text to embed" : column === u.idColumn ? "the id to match" : "a key or cursor"
   return u.identity.includes(column) ? `identity of ${u.unit}` : `used by ${u.unit}`
 }
+
+/**
+ * Asks a store something, retrying transient failures. What still fails transiently is
+ * the run's failure (the store is unreachable), not a problem of the pipeline; any other
+ * failure is returned to be listed as one.
+ */
+const ask = <A>(effect: Effect.Effect<A, ConnectorFailure>, policy: RetryPolicy) =>
+  withRetry(effect, policy, () => Effect.void).pipe(
+    Effect.result,
+    Effect.flatMap((r) => (r._tag === "Failure" && r.failure.isRetryable ? Effect.fail(r.failure) : Effect.succeed(r)))
+  )
 
 /**
  * Checks what can only be checked against the live systems, before anything is written:
@@ -27,8 +41,8 @@ export const preflight = (plan: Plan) =>
     for (const step of plan.steps) {
       if (step.kind !== "embed") continue
       const u = step.unit
-      const model = yield* embedders.describe(u.model).pipe(Effect.result)
-      const target = yield* sqlOf(connectors, u.targetConnection).describeVectorTarget(u.target).pipe(Effect.result)
+      const model = yield* ask(embedders.describe(u.model), step.retry)
+      const target = yield* ask(sqlOf(connectors, u.targetConnection).describeVectorTarget(u.target), step.retry)
       if (model._tag === "Failure") problems.push(`step ${step.name}: ${model.failure.message}`)
       if (target._tag === "Failure") problems.push(`step ${step.name}: ${target.failure.message}`)
       if (model._tag === "Success" && target._tag === "Success") {
@@ -46,7 +60,7 @@ export const preflight = (plan: Plan) =>
       const source = u.kind === "embed" ? u.source : u.rawSource
       const name = source.keyset.name
       if (!described.has(name)) {
-        const d = yield* sqlOf(connectors, source.connection).describe(source.keyset.statement).pipe(Effect.result)
+        const d = yield* ask(sqlOf(connectors, source.connection).describe(source.keyset.statement), plan.steps.find((s) => s.name === u.step)?.retry ?? defaultRetry)
         described.set(name, d._tag === "Success" ? d.success.columns : d.failure.message)
         if (d._tag === "Failure") problems.push(`source ${name}: ${d.failure.message}`)
       }

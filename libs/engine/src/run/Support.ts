@@ -47,7 +47,7 @@ export const keyRange = (page: Page, key: ReadonlyArray<string>): string => {
 
 /** Wraps a connector failure in the step's context (engine errors pass through). */
 export const toStepError = (context: FailureContext) => (e: ConnectorFailure): StepError | DataError =>
-  e instanceof DataError || e instanceof StepError ? e : new StepError({ context, reason: e.reason, isRetryable: e.isRetryable, detail: e.message })
+  e instanceof DataError || e instanceof StepError ? e : new StepError({ context, reason: e.reason, detail: e.message })
 
 /** How many bad rows an error message names before it says "and N more". */
 export const listedBadRows = 20

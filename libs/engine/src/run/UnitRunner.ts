@@ -5,10 +5,12 @@ import type { FailureContext, StepError } from "../EngineError.ts"
 import type { PlannedStep, PlannedUnit } from "../Plan.ts"
 import { Progress } from "../Progress.ts"
 import { withRetry } from "../Retry.ts"
+import { batchDuration, rowsTotal } from "../Telemetry.ts"
+import type { RowOutcome, UnitAttributes } from "../Telemetry.ts"
 import type { KeyTuple, Page } from "../Rows.ts"
 import { zeroCounts } from "../RunLedger.ts"
 import type { RunHandle, RunLedger, UnitCounts } from "../RunLedger.ts"
-import type { KeysetSource, SqlConnector } from "../SqlConnector.ts"
+import type { KeysetSource, SourceReader } from "../SqlConnector.ts"
 import { readPages } from "./PagedRead.ts"
 import type { UnitReport } from "./Report.ts"
 import { badRowsError, keyRange, keyTuple, toStepError } from "./Support.ts"
@@ -50,25 +52,32 @@ export interface UnitArgs<P> {
   readonly unit: PlannedUnit
   /** The source as this run reads it (incremental bound applied). */
   readonly source: KeysetSource
-  readonly sql: SqlConnector
+  readonly sql: SourceReader
   readonly run: RunHandle
   readonly ledger: RunLedger
   readonly control: RunControl
   readonly work: PageWork<P>
   /** Why a row whose key (or cursor) is NULL is rejected, e.g. "NULL in key column doc_id". */
   readonly nullKeyReason: (row: Readonly<Record<string, unknown>>) => string
+  /** The pipeline's name, for metric attributes. */
+  readonly pipeline: string
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+type Outcome = Omit<BatchOutcome, "rejected"> & { readonly rejected: number }
 
-const add = (counts: Mutable<UnitCounts>, o: Omit<BatchOutcome, "rejected"> & { readonly rejected: number }) => {
-  counts.read += o.read
-  counts.created += o.created
-  counts.updated += o.updated
-  counts.unchanged += o.unchanged
-  counts.combined += o.combined
-  counts.rejected += o.rejected
-}
+const outcomes: ReadonlyArray<Exclude<RowOutcome, "deleted">> = ["read", "created", "updated", "unchanged", "combined", "rejected"]
+
+/** Adds a batch's outcome to the unit's counts and to the row metrics. */
+const add = (counts: Ref.Ref<UnitCounts>, where: UnitAttributes, o: Outcome) =>
+  Ref.update(counts, (c) => ({
+    ...c,
+    read: c.read + o.read,
+    created: c.created + o.created,
+    updated: c.updated + o.updated,
+    unchanged: c.unchanged + o.unchanged,
+    combined: c.combined + o.combined,
+    rejected: c.rejected + o.rejected
+  })).pipe(Effect.andThen(Effect.forEach(outcomes, (k) => rowsTotal(where, k, o[k]), { discard: true })))
 
 /**
  * Runs one unit: counts its source, rejects rows with NULL keys (under `skip`), then
@@ -77,6 +86,12 @@ const add = (counts: Mutable<UnitCounts>, o: Omit<BatchOutcome, "rejected"> & { 
  * run again; a unit told to stop finishes its batch and reports `stopped`.
  */
 export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepError | DataError, never> =>
+  unitBody(args).pipe(
+    Effect.withSpan("polymath.unit", { attributes: { "polymath.pipeline": args.pipeline, "polymath.step": args.step.name, "polymath.unit": args.unit.unit, "polymath.source": args.source.name } }),
+    Effect.annotateLogs({ step: args.step.name, unit: args.unit.unit })
+  )
+
+const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepError | DataError, never> =>
   Effect.gen(function*() {
     const progress = yield* Progress
     const started = yield* Clock.currentTimeMillis
@@ -87,11 +102,12 @@ export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepErr
       Effect.map(Clock.currentTimeMillis, (now): UnitReport => ({ step: step.name, unit: unit.unit, source: source.name, total, millis: now - started, status, ...c }))
     if (checkpoint?.done) return yield* report(checkpoint.counts, null, "done before")
 
-    const counts: Mutable<UnitCounts> = { ...zeroCounts, ...checkpoint?.counts }
-    const retried = Effect.sync(() => void counts.retried++)
+    const where: UnitAttributes = { pipeline: args.pipeline, step: step.name, unit: unit.unit }
+    const counts = yield* Ref.make<UnitCounts>({ ...zeroCounts, ...checkpoint?.counts })
+    const retried = Ref.update(counts, (c) => ({ ...c, retried: c.retried + 1 }))
     const retry = <A, E>(e: Effect.Effect<A, E>) => withRetry(e, step.retry, () => retried)
     const save = (lastKey: KeyTuple | null, done: boolean) =>
-      retry(ledger.checkpoint(run.runId, { unit: unit.unit, lastKey, done, counts: { ...counts } }))
+      Effect.flatMap(Ref.get(counts), (c) => retry(ledger.checkpoint(run.runId, { unit: unit.unit, lastKey, done, counts: c })))
     const stepRejected = args.control.rejectedBySteps.get(step.name)!
     const reject = (bad: ReadonlyArray<BadRow>, context: FailureContext): Effect.Effect<void, StepError | DataError> =>
       Effect.gen(function*() {
@@ -116,11 +132,12 @@ export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepErr
       }
       const bad = nulls.rows.map((row) => ({ row, reason: args.nullKeyReason(row) }))
       yield* reject(bad, base)
-      add(counts, { read: bad.length, created: 0, updated: 0, unchanged: 0, combined: 0, rejected: bad.length })
+      yield* add(counts, where, { read: bad.length, created: 0, updated: 0, unchanged: 0, combined: 0, rejected: bad.length })
       yield* save(null, false).pipe(Effect.mapError(toStepError(base)))
     }
     // Progress counts rows as pages hold them (a folded row is one); after a resume, roughly what was paged already.
-    yield* progress.unitStart(unit.unit, total, Math.min(total, counts.read - counts.combined - (checkpoint === undefined ? counts.rejected : 0)))
+    const sofar = yield* Ref.get(counts)
+    yield* progress.unitStart(unit.unit, total, Math.min(total, sofar.read - sofar.combined - (checkpoint === undefined ? sofar.rejected : 0)))
 
     let lastKey: KeyTuple | null = checkpoint?.lastKey ?? null
     const pass = readPages(args.sql, source, lastKey, step.retry, retried).pipe(
@@ -138,13 +155,18 @@ export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepErr
       Stream.runForEach(({ page, context, prepared }) =>
         Effect.gen(function*() {
           if (yield* Ref.get(args.control.stop)) return yield* Effect.fail(new Stopped())
+          const before = yield* Clock.currentTimeMillis
           const outcome = yield* args.work.commit(prepared, context, retried).pipe(Effect.mapError(toStepError(context)))
           yield* reject(outcome.rejected, context)
-          add(counts, { ...outcome, rejected: outcome.rejected.length })
+          yield* add(counts, where, { ...outcome, rejected: outcome.rejected.length })
           lastKey = page.lastKey
           yield* save(lastKey, false).pipe(Effect.mapError(toStepError(context)))
+          yield* batchDuration(where, (yield* Clock.currentTimeMillis) - before)
           yield* progress.unitAdvance(unit.unit, page.rows.length)
-        })
+        }).pipe(
+          Effect.withSpan("polymath.batch", { attributes: { "polymath.unit": unit.unit, "polymath.rows": page.rows.length, "polymath.key_range": context.keyRange ?? "" } }),
+          Effect.annotateLogs({ keys: context.keyRange ?? "" })
+        )
       )
     )
     const ended = yield* pass.pipe(
@@ -153,9 +175,9 @@ export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepErr
     )
     if (ended === "stopped") {
       yield* progress.unitEnd(unit.unit)
-      return yield* report(counts, total, "stopped")
+      return yield* report(yield* Ref.get(counts), total, "stopped")
     }
     yield* save(lastKey, true).pipe(Effect.mapError(toStepError(base)))
     yield* progress.unitEnd(unit.unit)
-    return yield* report(counts, total, "done")
+    return yield* report(yield* Ref.get(counts), total, "done")
   })

@@ -1,0 +1,56 @@
+import type { Effect } from "effect"
+import type { ConnectorFailure } from "./ConnectorError.ts"
+import type { Value } from "./Rows.ts"
+
+/** Where an embed step writes its vectors. Identifiers are validated by the DSL before they get here. */
+export interface VectorTarget {
+  /** Table name, optionally schema-qualified (`schema.table`). */
+  readonly table: string
+  /** The column matched against the source row id. */
+  readonly key: string
+  /** The pgvector column. */
+  readonly vector: string
+  /** Constant columns written alongside the vector (e.g. `embedding_model`). */
+  readonly set: ReadonlyArray<{ readonly column: string; readonly value: Value }>
+}
+
+/** What a vector target looks like in the database. */
+export interface VectorTargetInfo {
+  /** The declared dimension of the vector column (`vector(384)`), or null when the column is untyped. */
+  readonly dimensions: number | null
+}
+
+/**
+ * What the embed state says about one source row, against the target row and the
+ * content hash recorded when its vector was written (kept in the ledger schema, never
+ * in the user's table):
+ * - `missing`: the target table has no row with this id
+ * - `new`: the row has no vector
+ * - `stale`: it has a vector, but not one made from this text with this model (or none we recorded)
+ * - `fresh`: its vector was made from exactly this text with this model
+ */
+export type EmbedStatus = "missing" | "new" | "stale" | "fresh"
+
+/** One batch of vectors to write, `ids[i]` paired with `vectors[i]` and the content hash `hashes[i]`. */
+export interface VectorBatch {
+  readonly ids: ReadonlyArray<Value>
+  readonly vectors: ReadonlyArray<Float32Array>
+  readonly hashes: ReadonlyArray<Uint8Array>
+  readonly model: string
+  readonly runId: string
+}
+
+/** The vector-sink role of a SQL connection: where embed steps write, with their embed state. */
+export interface VectorStore {
+  /** Looks up the target table and vector column; fails when either is missing. */
+  readonly describeVectorTarget: (target: VectorTarget) => Effect.Effect<VectorTargetInfo, ConnectorFailure>
+  /** The embed status of each id given its content hash and model, in order (see `EmbedStatus`). */
+  readonly embedStatus: (target: VectorTarget, model: string, items: ReadonlyArray<{ readonly id: Value; readonly hash: Uint8Array }>) => Effect.Effect<ReadonlyArray<EmbedStatus>, ConnectorFailure>
+  /** Writes a batch of vectors and their content hashes in one statement; returns how many target rows it updated. */
+  readonly writeVectors: (target: VectorTarget, batch: VectorBatch) => Effect.Effect<number, ConnectorFailure>
+  /**
+   * Removes the vectors (and their recorded content hashes) of the given ids, for rows that
+   * no longer have a text to embed; returns the positions in `ids` whose vector was removed.
+   */
+  readonly clearVectors: (target: VectorTarget, ids: ReadonlyArray<Value>) => Effect.Effect<ReadonlyArray<number>, ConnectorFailure>
+}

@@ -1,0 +1,110 @@
+import { Effect, Ref } from "effect"
+import { Connectors, Embedders } from "../Connectors.ts"
+import type { EmbedStep, GraphStep, Plan, PlannedStep, PlannedUnit } from "../Plan.ts"
+import { Progress } from "../Progress.ts"
+import { withRetry } from "../Retry.ts"
+import type { RunHandle, RunLedger } from "../RunLedger.ts"
+import type { KeysetSource, SourceCursor } from "../SqlConnector.ts"
+import { rowsTotal } from "../Telemetry.ts"
+import { effectiveSource } from "./Cursors.ts"
+import { embedWork } from "./EmbedWork.ts"
+import { graphWork, identityRoles, missingIdentity } from "./GraphWork.ts"
+import { sweep } from "./Mirror.ts"
+import type { UnitReport } from "./Report.ts"
+import { graphOf, sqlOf, toStepError } from "./Support.ts"
+import { runUnit } from "./UnitRunner.ts"
+import type { PageWork, RunControl } from "./UnitRunner.ts"
+
+/**
+ * The two kinds of step: an embed step runs its one unit with the model loaded for the
+ * step's duration; a graph step ensures its constraints, runs its units in order
+ * (nodes before the relationships that need them), then mirrors deletions.
+ */
+
+export interface RunContext {
+  readonly plan: Plan
+  readonly run: RunHandle
+  readonly ledger: RunLedger
+  readonly windows: ReadonlyMap<string, SourceCursor>
+  readonly control: RunControl
+  readonly providers: Record<string, string>
+  readonly notes: Array<string>
+}
+
+/** Why a row the pages leave out (a NULL key or cursor) is rejected. */
+const nullKeyReason = (unit: PlannedUnit, source: KeysetSource) => {
+  const roles = unit.kind === "embed" ? null : identityRoles(unit)
+  return (row: Readonly<Record<string, unknown>>): string => {
+    if (roles !== null && unit.kind !== "embed") {
+      const why = missingIdentity(unit, roles, row)
+      if (why !== null) return why
+    }
+    const column = [...source.key, ...(source.cursor ? [source.cursor.column] : [])].find((c) => row[c] === null || row[c] === undefined)
+    return column === source.cursor?.column ? `cursor column ${column} is NULL` : `source key column ${column ?? "?"} is NULL`
+  }
+}
+
+/** Runs one unit of a step over its source as this run reads it. */
+const runPlannedUnit = <P>(ctx: RunContext, step: PlannedStep, u: PlannedUnit, work: PageWork<P>) =>
+  Effect.gen(function*() {
+    const connectors = yield* Connectors
+    const source = effectiveSource(u.source, ctx.windows)
+    return yield* runUnit({ step, unit: u, source, sql: sqlOf(connectors, u.source.connection), run: ctx.run, ledger: ctx.ledger, control: ctx.control, work, nullKeyReason: nullKeyReason(u, source), pipeline: ctx.plan.pipeline })
+  })
+
+export const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
+  Effect.scoped(Effect.gen(function*() {
+    const connectors = yield* Connectors
+    const embedders = yield* Embedders
+    const progress = yield* Progress
+    const u = step.unit
+    const embedder = yield* embedders.load(u.model).pipe(Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null })))
+    ctx.providers[u.model] = embedder.provider
+    yield* progress.note(`${step.name}: model ${embedder.model.name} (${embedder.model.dimensions}-d) on ${embedder.provider}`)
+    return [yield* runPlannedUnit(ctx, step, u, embedWork(u, step.rows, step.retry, sqlOf(connectors, u.targetConnection), embedder, ctx.run.runId, ctx.plan.pipeline))]
+  }))
+
+export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
+  Effect.gen(function*() {
+    const connectors = yield* Connectors
+    const graph = graphOf(connectors, step.connection)
+    const stamp = { scope: step.scope, runId: ctx.run.runId }
+    yield* withRetry(graph.ensureConstraints(step.constraints), step.retry, () => Effect.void).pipe(
+      Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/constraints`, source: "-", keyRange: null }))
+    )
+    const reports: Array<UnitReport> = []
+    for (const u of step.units) {
+      reports.push(yield* runPlannedUnit(ctx, step, u, graphWork(u, step.rows, step.retry, graph, ctx.ledger, stamp)))
+      if (reports[reports.length - 1]!.status === "stopped") break
+    }
+    const mirrored = step.units.filter((u) => u.mirror)
+    if (mirrored.length === 0 || reports.some((r) => r.status === "stopped") || reports.length < step.units.length) return reports
+    if (ctx.plan.partial) {
+      ctx.notes.push(`${step.name}: nothing removed for on_missing: delete, because --only runs part of the pipeline`)
+      return reports
+    }
+    // Relationships first: a node is deleted only once nothing connects to it.
+    for (const u of [...mirrored].reverse()) {
+      const i = step.units.indexOf(u)
+      const before = reports[i]!
+      const retried = yield* Ref.make(0)
+      const onRetry = Ref.update(retried, (n) => n + 1)
+      const result = yield* withRetry(sweep(u, step.scope, graph, ctx.ledger, ctx.run.runId, step.retry, onRetry), step.retry, () => onRetry).pipe(
+        Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null })),
+        Effect.withSpan("polymath.sweep", { attributes: { "polymath.unit": u.unit } }),
+        Effect.annotateLogs({ unit: u.unit })
+      )
+      yield* rowsTotal({ pipeline: ctx.plan.pipeline, step: step.name, unit: u.unit }, "deleted", result.deleted)
+      const counts = { read: before.read, created: before.created, updated: before.updated, unchanged: before.unchanged, rejected: before.rejected, combined: before.combined, deleted: before.deleted + result.deleted, retried: before.retried + (yield* Ref.get(retried)) }
+      yield* withRetry(ctx.ledger.checkpoint(ctx.run.runId, { unit: u.unit, lastKey: null, done: true, counts }), step.retry, () => Effect.void).pipe(
+        Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null }))
+      )
+      reports[i] = { ...before, ...counts }
+      if (result.unscoped > 0) {
+        const what = result.unscoped === 1 ? "entity its source no longer yields lost" : "entities its source no longer yields lost"
+        ctx.notes.push(`${u.unit}: ${result.unscoped} ${what} scope ${String(step.scope.value)} but ${result.unscoped === 1 ? "is" : "are"} kept (another scope holds ${result.unscoped === 1 ? "it" : "them"}, or a node still has relationships)`)
+      }
+    }
+    return reports
+  })
+
