@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util"
+import { environmentHelp, logLevels } from "./RunnerConfig.ts"
+import type { LogFormat, LogLevelName } from "./RunnerConfig.ts"
 
 /** What the user asked for. */
 export interface CliArgs {
@@ -11,6 +13,10 @@ export interface CliArgs {
   readonly resume: boolean
   readonly verify: boolean
   readonly json: string | null
+  /** null: from POLYMATH_LOG_LEVEL, else info. */
+  readonly logLevel: LogLevelName | null
+  /** null: from POLYMATH_LOG_FORMAT, else text. */
+  readonly logFormat: LogFormat | null
 }
 
 /** The `--help` text. */
@@ -38,11 +44,11 @@ Options:
                           against the same stores; otherwise it starts over and says why)
   --no-verify             skip the verify block after a run
   --json <file>           also write the run report as JSON
+  --log-level <level>     debug, info (default), warn or error; logs go to stderr
+  --log-format <format>   text (default) or json: one JSON object per stderr line (progress included)
   -h, --help              show this help
 
-Environment:
-  POSTGRES_DSN, NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD   as the pipeline's \${env.*} references
-  POLYMATH_MODEL_REGISTRY, POLYMATH_MODELS_DIR          model registry file and model directory
+${environmentHelp}
 
 Exit codes:
   0 ok   1 failed   2 invalid pipeline   3 verification failed
@@ -70,6 +76,8 @@ export const parseCli = (argv: ReadonlyArray<string>): CliArgs => {
         "no-resume": { type: "boolean" },
         "no-verify": { type: "boolean" },
         json: { type: "string" },
+        "log-level": { type: "string" },
+        "log-format": { type: "string" },
         help: { type: "boolean", short: "h" }
       }
     })
@@ -81,6 +89,10 @@ export const parseCli = (argv: ReadonlyArray<string>): CliArgs => {
   if (first !== undefined && !commands.has(first)) throw new UsageError(`unknown command '${first}' (commands: ${[...commands].join(", ")})`)
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`)
   const command = values.help ? "help" : ((first ?? "run") as CliArgs["command"])
+  const logLevel = values["log-level"] ?? null
+  if (logLevel !== null && !(logLevels as ReadonlyArray<string>).includes(logLevel)) throw new UsageError(`--log-level must be one of ${logLevels.join(", ")}, got '${logLevel}'`)
+  const logFormat = values["log-format"] ?? null
+  if (logFormat !== null && logFormat !== "text" && logFormat !== "json") throw new UsageError(`--log-format must be text or json, got '${logFormat}'`)
   const pipeline = values.pipeline ?? null
   if (pipeline === null && command !== "help" && command !== "schema") throw new UsageError("--pipeline is required (e.g. --pipeline=batch-v1)")
   return {
@@ -92,6 +104,8 @@ export const parseCli = (argv: ReadonlyArray<string>): CliArgs => {
     force: values.force ?? false,
     resume: !(values["no-resume"] ?? false) && !(values.force ?? false),
     verify: !(values["no-verify"] ?? false),
-    json: values.json ?? null
+    json: values.json ?? null,
+    logLevel: logLevel as LogLevelName | null,
+    logFormat: logFormat as LogFormat | null
   }
 }

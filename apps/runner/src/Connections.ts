@@ -1,25 +1,24 @@
-import { Effect, Redacted } from "effect"
-import type { Scope } from "effect"
-import type { PipelineSpec } from "@polymath/dsl"
-import type { ConnectorFailure, GraphConnector, SqlConnector } from "@polymath/engine"
+import { Effect, Layer } from "effect"
+import type { ConnectorFailure, GraphConnector, Plan, SqlConnector } from "@polymath/engine"
 import { Connectors } from "@polymath/engine"
 import { makeNeo4jConnector } from "@polymath/neo4j"
 import { makePgConnector } from "@polymath/postgres"
 
 /**
- * Opens every connection the pipeline declares, in the caller's scope, so that
- * success, failure and interruption all close the pools and drivers.
+ * The open connections a plan names, as a layer: built when a command needs the
+ * databases, released (pools drained, drivers closed) when the program ends, fails
+ * or is interrupted.
  */
-export const openConnections = (spec: PipelineSpec): Effect.Effect<Connectors["Service"], ConnectorFailure, Scope.Scope> =>
-  Effect.gen(function*() {
-    const sql = new Map<string, SqlConnector>()
-    const graph = new Map<string, GraphConnector>()
-    for (const [name, c] of Object.entries(spec.connections)) {
-      if (c.postgres) sql.set(name, yield* makePgConnector({ name, dsn: c.postgres.dsn }))
-      if (c.neo4j) {
-        const password = c.neo4j.password && Redacted.value(c.neo4j.password) !== "" ? c.neo4j.password : null
-        graph.set(name, yield* makeNeo4jConnector({ name, uri: c.neo4j.uri, user: c.neo4j.user ?? null, password, database: c.neo4j.database ?? null }))
+export const connectorsLayer = (plan: Plan): Layer.Layer<Connectors, ConnectorFailure> =>
+  Layer.effect(
+    Connectors,
+    Effect.gen(function*() {
+      const sql = new Map<string, SqlConnector>()
+      const graph = new Map<string, GraphConnector>()
+      for (const c of plan.connections) {
+        if (c.kind === "postgres") sql.set(c.name, yield* makePgConnector({ name: c.name, dsn: c.dsn }))
+        else graph.set(c.name, yield* makeNeo4jConnector({ name: c.name, uri: c.uri, user: c.user, password: c.password, database: c.database }))
       }
-    }
-    return Connectors.of({ sql, graph })
-  })
+      return Connectors.of({ sql, graph })
+    })
+  )

@@ -1,5 +1,5 @@
 import { formatKey, unitsOf } from "@polymath/engine"
-import type { CheckResult, Plan, RejectedRow, RunReport, UnitForecast, UnitReport } from "@polymath/engine"
+import type { CheckResult, Plan, RejectedRow, RunReport, UnitForecast } from "@polymath/engine"
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length))
 const lpad = (s: string, n: number) => (s.length >= n ? s : " ".repeat(n - s.length) + s)
@@ -10,17 +10,8 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
 }
 
-/** What a unit writes, in the seed's words: "740 Paper nodes", "5954 MENTIONS relationships". */
-const unitWhat = (plan: Plan, u: UnitReport): string => {
-  for (const step of plan.steps) {
-    if (step.kind === "embed" && step.unit.unit === u.unit) return `texts to embed with ${step.unit.model} into ${step.unit.target.table}.${step.unit.target.vector}`
-    if (step.kind === "graph") {
-      const g = step.units.find((x) => x.unit === u.unit)
-      if (g) return g.kind === "nodes" ? `${g.write.label} nodes` : `${g.write.type} relationships`
-    }
-  }
-  return u.unit
-}
+/** The plan's units by name: the plan says what each writes and how its rows are keyed. */
+const unitIndex = (plan: Plan) => new Map(unitsOf(plan).map((u) => [u.unit, u]))
 
 /** What a dry run found beyond the row count, in a few words. */
 const forecastNotes = (f: UnitForecast | undefined): ReadonlyArray<string> => {
@@ -35,6 +26,7 @@ const forecastNotes = (f: UnitForecast | undefined): ReadonlyArray<string> => {
 /** The dry-run plan: what each step would read and write, and what would stop or skip rows. */
 export const renderPlan = (plan: Plan, report: RunReport, file: string): string => {
   const lines = [`[DRY RUN] ${plan.pipeline} (${file}) would sync, writing nothing now:`]
+  const units = unitIndex(plan)
   let step = ""
   for (const u of report.units) {
     if (u.step !== step) {
@@ -43,7 +35,7 @@ export const renderPlan = (plan: Plan, report: RunReport, file: string): string 
     }
     const f = report.forecasts.find((x) => x.unit === u.unit)
     const extra = forecastNotes(f)
-    lines.push(`    - ${u.total ?? "?"} ${unitWhat(plan, u)}  (source ${u.source})${extra.length > 0 ? `: ${extra.join("; ")}` : ""}`)
+    lines.push(`    - ${u.total ?? "?"} ${units.get(u.unit)?.what ?? u.unit}  (source ${u.source})${extra.length > 0 ? `: ${extra.join("; ")}` : ""}`)
     if (f !== undefined && f.nullKeys > 0) lines.push(`      ! ${f.nullKeys} rows have a NULL key and cannot be written (rejected under on_error: skip, else the run fails)`)
     if (f !== undefined && f.duplicateKeys.length > 0) lines.push(`      ! the key of source ${u.source} is not unique, e.g. ${f.duplicateKeys.join(", ")}: the run would fail reading it`)
   }
@@ -55,8 +47,8 @@ export const renderPlan = (plan: Plan, report: RunReport, file: string): string 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
 
 /** A rejected row's key as error messages show keys: `passage_id="…", concept_name="…"`. */
-const describeRejectedKey = (plan: Plan, r: RejectedRow): string => {
-  const unit = unitsOf(plan).find((u) => u.unit === r.unit)
+const describeRejectedKey = (units: ReturnType<typeof unitIndex>, r: RejectedRow): string => {
+  const unit = units.get(r.unit)
   const columns = unit?.source.keyset.key
   return columns === undefined || columns.length !== r.key.length ? formatKey(r.key) : columns.map((c, i) => `${c}=${JSON.stringify(r.key[i])}`).join(", ")
 }
@@ -66,9 +58,10 @@ const describeRejectedKey = (plan: Plan, r: RejectedRow): string => {
  * rejected or combined into another; deleted is what mirroring removed.
  */
 export const renderSummary = (plan: Plan, report: RunReport): string => {
+  const units = unitIndex(plan)
   const rows = report.units.map((u) => [
     u.unit,
-    unitWhat(plan, u),
+    units.get(u.unit)?.what ?? u.unit,
     String(u.read),
     String(u.created),
     String(u.updated),
@@ -84,7 +77,7 @@ export const renderSummary = (plan: Plan, report: RunReport): string => {
   for (const note of report.notes) lines.push(`note: ${note}`)
   if (report.rejected.count > 0) {
     lines.push(`rejected rows: ${report.rejected.count}${report.rejected.count > report.rejected.rows.length ? ` (the first ${report.rejected.rows.length})` : ""}`)
-    for (const r of report.rejected.rows) lines.push(`  - ${r.unit} (${describeRejectedKey(plan, r)}): ${r.reason}`)
+    for (const r of report.rejected.rows) lines.push(`  - ${r.unit} (${describeRejectedKey(units, r)}): ${r.reason}`)
     lines.push(`  all of them: SELECT * FROM polymath_etl.rejected_rows WHERE run_id = '${report.runId}'`)
   }
   return lines.join("\n")
