@@ -29,5 +29,15 @@ export default [
         }
       ]
     }
+  },
+  // Settings come through Effect's Config (each lib's or app's config module), never
+  // process.env directly, so tests supply a ConfigProvider and --help can list them.
+  {
+    files: ["libs/*/src/**/*.ts", "apps/*/src/**/*.ts"],
+    rules: {
+      "no-restricted-properties": ["error", { object: "process", property: "env", message: "read settings through Effect Config in the lib's config module" }],
+      // A relative path never leaves its project: other code is reached by its package name.
+      "no-restricted-imports": ["error", { patterns: [{ group: ["../../*", "**/libs/**", "**/apps/**", "**/tools/**"], message: "import another project by its package name (@polymath/...), never by a relative path" }] }]
+    }
   }
 ]
