@@ -1,4 +1,4 @@
-import { Duration, Effect, Schedule } from "effect"
+import { Context, Duration, Effect, Schedule } from "effect"
 import { isConnectorFailure, isRetryable } from "./ConnectorError.ts"
 import { describeReason } from "./FailureReason.ts"
 import { retriesTotal } from "./Telemetry.ts"
@@ -20,6 +20,14 @@ export interface RetryEvent {
   readonly error: unknown
   readonly delay: Duration.Duration
 }
+
+/**
+ * Told the reason of every retry made beneath it (a unit provides one to report its
+ * retries by reason); nothing by default.
+ */
+export const RetryObserver = Context.Reference<(reason: string) => Effect.Effect<void>>("@polymath/engine/RetryObserver", {
+  defaultValue: () => () => Effect.void
+})
 
 const why = (e: unknown): string =>
   isConnectorFailure(e) ? `${describeReason(e.reason)}: ${e.message}` : e instanceof Error ? e.message : String(e)
@@ -44,6 +52,7 @@ export const retrySchedule = (policy: RetryPolicy, onRetry: (event: RetryEvent) 
           delay_ms: Math.round(Duration.toMillis(duration))
         }),
         Effect.andThen(retriesTotal(isConnectorFailure(input) ? input.reason._tag : "Unknown")),
+        Effect.andThen(Effect.flatMap(RetryObserver, (observe) => observe(isConnectorFailure(input) ? input.reason._tag : "Unknown"))),
         Effect.andThen(onRetry({ attempt, error: input, delay: duration }))
       )
     )

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Duration, Effect, Fiber, Logger, Ref } from "effect"
 import { TestClock } from "effect/testing"
-import { isRetryable, Reason, retrySchedule, withRetry } from "../src/index.ts"
+import { isRetryable, Reason, RetryObserver, retrySchedule, withRetry } from "../src/index.ts"
 import type { FailureReason, RetryEvent } from "../src/index.ts"
 
 class Failure extends Data.TaggedError("Failure")<{ reason: FailureReason; message: string }> {
@@ -86,5 +86,19 @@ describe("withRetry (virtual time: no real sleeping)", () => {
         expect(ms).toBeGreaterThanOrEqual(Math.min(1000, 80 * 2 ** n))
         expect(ms).toBeLessThanOrEqual(Math.min(1000, 120 * 2 ** n))
       }
+    }))
+
+  it.effect("tells the observer beneath it the reason of each retry", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const calls = yield* Ref.make(0)
+      const flaky = Ref.updateAndGet(calls, (n) => n + 1).pipe(Effect.flatMap((n) => (n < 3 ? Effect.fail(deadlock) : Effect.succeed(n))))
+      const fiber = yield* withRetry(flaky, policy, () => Effect.void).pipe(
+        Effect.provideService(RetryObserver, (reason) => Effect.sync(() => void seen.push(reason))),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      expect(seen).toEqual(["Deadlock", "Deadlock"])
     }))
 })

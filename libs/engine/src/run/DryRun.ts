@@ -54,7 +54,7 @@ export const dryRun = (plan: Plan, identity: RunIdentity): Effect.Effect<{ reado
           embed = tally
         }
         const now = yield* Clock.currentTimeMillis
-        units.push({ step: step.name, unit: u.unit, source: source.name, total, millis: now - started, status: "not run", ...zeroCounts })
+        units.push({ step: step.name, unit: u.unit, source: source.name, total, millis: now - started, status: "not run", ...zeroCounts, retryReasons: {} })
         forecasts.push({ unit: u.unit, nullKeys: nulls.count, duplicateKeys: duplicates.map((d) => `${formatKey(d.key)} (${d.count} rows)`), combined, embed, cursorFrom: cursor?.from ?? null })
       }).pipe(Effect.mapError((e: ConnectorFailure) => toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null })(e)))
     for (const step of plan.steps) {

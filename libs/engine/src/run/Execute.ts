@@ -67,7 +67,7 @@ const failureText = (exit: Exit.Exit<unknown, unknown>): string | null => {
 const notRun = (step: PlannedStep): ReadonlyArray<UnitReport> =>
   (step.kind === "embed" ? [step.unit] : step.units).map((u) => ({
     step: step.name, unit: u.unit, source: u.source.keyset.name, total: null, millis: 0, status: "not run" as const,
-    read: 0, created: 0, updated: 0, unchanged: 0, rejected: 0, combined: 0, deleted: 0, retried: 0
+    read: 0, created: 0, updated: 0, unchanged: 0, rejected: 0, combined: 0, deleted: 0, retried: 0, retryReasons: {}
   }))
 
 /**

@@ -16,6 +16,8 @@ export interface UnitReport extends UnitCounts {
   readonly total: number | null
   readonly millis: number
   readonly status: UnitStatus
+  /** This run's retries of transient failures, by reason (`ConnectionLost`: 2); a resumed run counts its own. */
+  readonly retryReasons: Readonly<Record<string, number>>
 }
 
 /** What a dry run found about one unit's source, besides its size. */

@@ -4,7 +4,7 @@ import { DataError, Stopped } from "../EngineError.ts"
 import type { FailureContext, StepError } from "../EngineError.ts"
 import type { PlannedStep, PlannedUnit } from "../Plan.ts"
 import { Progress } from "../Progress.ts"
-import { withRetry } from "../Retry.ts"
+import { RetryObserver, withRetry } from "../Retry.ts"
 import { batchDuration, rowsTotal } from "../Telemetry.ts"
 import type { RowOutcome, UnitAttributes } from "../Telemetry.ts"
 import type { KeyTuple, Page } from "../Rows.ts"
@@ -86,12 +86,18 @@ const add = (counts: Ref.Ref<UnitCounts>, where: UnitAttributes, o: Outcome) =>
  * run again; a unit told to stop finishes its batch and reports `stopped`.
  */
 export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepError | DataError, never> =>
-  unitBody(args).pipe(
+  Effect.gen(function*() {
+    const reasons = yield* Ref.make<Record<string, number>>({})
+    const report = yield* unitBody(args).pipe(
+      Effect.provideService(RetryObserver, (reason) => Ref.update(reasons, (r) => ({ ...r, [reason]: (r[reason] ?? 0) + 1 })))
+    )
+    return { ...report, retryReasons: yield* Ref.get(reasons) }
+  }).pipe(
     Effect.withSpan("polymath.unit", { attributes: { "polymath.pipeline": args.pipeline, "polymath.step": args.step.name, "polymath.unit": args.unit.unit, "polymath.source": args.source.name } }),
     Effect.annotateLogs({ step: args.step.name, unit: args.unit.unit })
   )
 
-const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepError | DataError, never> =>
+const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryReasons">, StepError | DataError, never> =>
   Effect.gen(function*() {
     const progress = yield* Progress
     const started = yield* Clock.currentTimeMillis
@@ -99,7 +105,7 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepError | D
     const checkpoint = run.checkpoints.get(unit.unit)
     const base: FailureContext = { step: step.name, unit: unit.unit, source: source.name, keyRange: null }
     const report = (c: UnitCounts, total: number | null, status: UnitReport["status"]) =>
-      Effect.map(Clock.currentTimeMillis, (now): UnitReport => ({ step: step.name, unit: unit.unit, source: source.name, total, millis: now - started, status, ...c }))
+      Effect.map(Clock.currentTimeMillis, (now): Omit<UnitReport, "retryReasons"> => ({ step: step.name, unit: unit.unit, source: source.name, total, millis: now - started, status, ...c }))
     if (checkpoint?.done) return yield* report(checkpoint.counts, null, "done before")
 
     const where: UnitAttributes = { pipeline: args.pipeline, step: step.name, unit: unit.unit }
