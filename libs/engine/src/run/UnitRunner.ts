@@ -1,4 +1,4 @@
-import { Clock, Effect, Ref, Stream } from "effect"
+import { Cause, Clock, Effect, Ref, Stream } from "effect"
 import type { ConnectorFailure } from "../ConnectorError.ts"
 import { DataError, Stopped } from "../EngineError.ts"
 import type { FailureContext, StepError } from "../EngineError.ts"
@@ -89,7 +89,9 @@ export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepErr
   Effect.gen(function*() {
     const reasons = yield* Ref.make<Record<string, number>>({})
     const report = yield* unitBody(args).pipe(
-      Effect.provideService(RetryObserver, (reason) => Ref.update(reasons, (r) => ({ ...r, [reason]: (r[reason] ?? 0) + 1 })))
+      Effect.provideService(RetryObserver, (reason) => Ref.update(reasons, (r) => ({ ...r, [reason]: (r[reason] ?? 0) + 1 }))),
+      // A failed or interrupted unit ends its progress too, so live lines do not outlive it.
+      Effect.onError((cause) => Effect.flatMap(Progress, (p) => p.unitEnd(args.unit.unit, Cause.hasInterruptsOnly(cause) ? "interrupted" : "failed")))
     )
     return { ...report, retryReasons: yield* Ref.get(reasons) }
   }).pipe(
@@ -141,9 +143,17 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
       yield* add(counts, where, { read: bad.length, created: 0, updated: 0, unchanged: 0, combined: 0, rejected: bad.length })
       yield* save(null, false).pipe(Effect.mapError(toStepError(base)))
     }
-    // Progress counts rows as pages hold them (a folded row is one); after a resume, roughly what was paged already.
+    // Progress counts rows as pages hold them (a folded row is one). After a resume, what was
+    // paged already is estimated from the counts: rows read, less those folded into others and
+    // the NULL-key rows rejected before paging (which `total` leaves out; counted again here,
+    // the source may have changed). Only an estimate, so a failure to count is not the unit's.
     const sofar = yield* Ref.get(counts)
-    yield* progress.unitStart(unit.unit, total, Math.min(total, sofar.read - sofar.combined - (checkpoint === undefined ? sofar.rejected : 0)))
+    const nullKeysBefore = checkpoint === undefined
+      ? sofar.rejected
+      : step.rows.onError === "skip"
+      ? yield* args.sql.nullKeys(source, 0).pipe(Effect.map((n) => Math.min(n.count, sofar.rejected)), Effect.orElseSucceed(() => 0))
+      : 0
+    yield* progress.unitStart(unit.unit, total, Math.max(0, Math.min(total, sofar.read - sofar.combined - nullKeysBefore)))
 
     let lastKey: KeyTuple | null = checkpoint?.lastKey ?? null
     const pass = readPages(args.sql, source, lastKey, step.retry, retried).pipe(
@@ -180,10 +190,10 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
       Effect.catchTag("Stopped", () => Effect.succeed("stopped" as const))
     )
     if (ended === "stopped") {
-      yield* progress.unitEnd(unit.unit)
+      yield* progress.unitEnd(unit.unit, "stopped")
       return yield* report(yield* Ref.get(counts), total, "stopped")
     }
     yield* save(lastKey, true).pipe(Effect.mapError(toStepError(base)))
-    yield* progress.unitEnd(unit.unit)
+    yield* progress.unitEnd(unit.unit, "done")
     return yield* report(yield* Ref.get(counts), total, "done")
   })
