@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (`npm test`): type-check, lint, make sure the test model
+# The project's test command (`npm test`): type-check, check the committed pipeline
+# JSON Schema is current, lint, make sure the test model
 # is fetched, then run every test project. Integration tests start (or reuse) the real
 # local stack through vitest's global setup. Extra arguments go to vitest.
 set -euo pipefail
@@ -10,6 +11,8 @@ case "$(node --version)" in
 esac
 echo "== typecheck" >&2
 tsc -p .
+echo "== pipeline schema" >&2
+bash tools/schema-check.sh
 echo "== lint (module boundaries)" >&2
 eslint .
 echo "== test model" >&2
