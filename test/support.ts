@@ -30,7 +30,12 @@ export const resetDatabase = async (db: string = e2eDatabase): Promise<void> => 
 }
 
 /** Environment for child processes: a database of the stack (default: the e2e one) and the stack's Neo4j. */
-export const e2eEnv = (db: string = e2eDatabase): NodeJS.ProcessEnv => ({ ...process.env, POSTGRES_DSN: dsnFor(db) })
+export const e2eEnv = (db: string = e2eDatabase): NodeJS.ProcessEnv => ({
+  ...process.env,
+  POSTGRES_DSN: dsnFor(db),
+  // A developer's polymath.local.yaml (from npm run demo) must not change what the tests run.
+  POLYMATH_PROFILE: "/dev/null"
+})
 
 export interface Exited {
   readonly code: number | null

@@ -1,111 +1,128 @@
-import { parseArgs } from "node:util"
-import { environmentHelp, logLevels } from "./RunnerConfig.ts"
-import type { LogFormat, LogLevelName } from "./RunnerConfig.ts"
+import { Effect, Option } from "effect"
+import type { LogLevel } from "effect"
+import { Command, Flag, GlobalFlag } from "effect/cli"
+import { environmentHelp } from "./RunnerConfig.ts"
+import type { LogFormat } from "./RunnerConfig.ts"
 
-/** What the user asked for. */
+/** What the user asked for, whichever command parsed it. */
 export interface CliArgs {
-  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "help"
+  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "test"
   readonly pipeline: string | null
   readonly set: ReadonlyArray<string>
   readonly only: ReadonlyArray<string>
-  readonly dryRun: boolean
   readonly force: boolean
   readonly resume: boolean
   readonly verify: boolean
-  readonly json: string | null
+  /** Where to write the run report (JSON, or Markdown for a .md name). */
+  readonly report: string | null
   /** null: from POLYMATH_LOG_LEVEL, else info. */
-  readonly logLevel: LogLevelName | null
+  readonly logLevel: LogLevel.LogLevel | null
   /** null: from POLYMATH_LOG_FORMAT, else text. */
   readonly logFormat: LogFormat | null
 }
 
-/** The `--help` text. */
-export const helpText = `polymath-etl: run declarative pipelines that embed passages into pgvector and sync a Neo4j graph
+/** `--log-format text|json`, for every command (log lines always go to stderr). */
+export const LogFormatSetting = GlobalFlag.Setting("log-format")({
+  flag: Flag.Literals("log-format", ["text", "json"]).pipe(
+    Flag.optional,
+    Flag.withMetavar("text|json"),
+    Flag.withDescription("text (default) or json: one JSON object per stderr line, progress included")
+  )
+})
 
-Usage:
-  nx run runner:exec --pipeline=<name> [options]       run a pipeline (steps, then its verify block)
-  node apps/runner/src/main.ts <command> --pipeline=<name> [options]
+const pipeline = Flag.String("pipeline").pipe(
+  Flag.withAlias("p"),
+  Flag.withDescription("pipelines/<name>.yaml, or a path to a YAML file")
+)
+const set = Flag.String("set").pipe(
+  Flag.atLeast(0),
+  Flag.withMetavar("key=value"),
+  Flag.withDescription("override a param (repeatable), e.g. --set extractor_version=batch-v2")
+)
+const only = Flag.String("only").pipe(Flag.atLeast(0), Flag.withMetavar("step"), Flag.withDescription("run only this step (repeatable)"))
+const force = Flag.Boolean("force").pipe(
+  Flag.withDefault(false),
+  Flag.withDescription("re-embed every row the source selects, even those whose vector was made from the same text with the same model, and start a fresh run")
+)
+const resume = Flag.Boolean("resume").pipe(
+  Flag.withDefault(true),
+  Flag.withDescription("continue the latest unfinished run with the same pipeline, params and stores (--no-resume starts over)")
+)
+const verifyAfter = Flag.Boolean("verify").pipe(Flag.withDefault(true), Flag.withDescription("run the verify block after the steps (--no-verify skips it)"))
+const dryRun = Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("connect and count, print the plan, write nothing (same as the plan command)"))
+const report = Flag.String("report").pipe(
+  Flag.optional,
+  Flag.withMetavar("file"),
+  Flag.withDescription("write the run report there (JSON; Markdown when the name ends in .md), also when the run fails or is interrupted")
+)
+const json = Flag.String("json").pipe(Flag.optional, Flag.withMetavar("file"), Flag.withDescription("same as --report (kept for scripts written before it)"))
 
-Commands:
-  run        run the pipeline's steps, then its checks (default)
-  plan       connect, count and print what a run would do; writes nothing (same as run --dry-run)
-  validate   lint the pipeline file only; connects to nothing
-  verify     run only the pipeline's verify block
-  schema     print the JSON Schema of pipeline files
+const base = (command: CliArgs["command"], p: string | null): CliArgs => ({
+  command, pipeline: p, set: [], only: [], force: false, resume: true, verify: true, report: null, logLevel: null, logFormat: null
+})
 
-Options:
-  --pipeline <name|path>  pipelines/<name>.yaml, or a path to a YAML file
-  --set key=value         override a param (repeatable), e.g. --set extractor_version=batch-v2
-  --only <step>           run only this step (repeatable)
-  --dry-run               connect and count, print the plan, write nothing
-  --force                 re-embed every row the source selects, even those whose vector was made
-                          from the same text with the same model, and start a fresh run
-  --no-resume             start a new run even if an unfinished one matches (a run is resumed only
-                          against the same stores; otherwise it starts over and says why)
-  --no-verify             skip the verify block after a run
-  --json <file>           also write the run report as JSON
-  --log-level <level>     debug, info (default), warn or error; logs go to stderr
-  --log-format <format>   text (default) or json: one JSON object per stderr line (progress included)
-  -h, --help              show this help
+/** The global settings every handler reads: --log-level (effect/cli's own) and --log-format. */
+const globals = Effect.gen(function*() {
+  const level = yield* GlobalFlag.LogLevel
+  const format = yield* LogFormatSetting
+  return { logLevel: Option.getOrNull(level), logFormat: Option.getOrNull(format) }
+})
 
-${environmentHelp}
+/**
+ * The command tree. `dispatch` runs a parsed command line and reports its exit code;
+ * each command has its own --help with examples, and effect/cli adds --version,
+ * --completions <shell> and --log-level.
+ */
+export const commandTree = <R>(dispatch: (args: CliArgs) => Effect.Effect<void, never, R>) => {
+  const handle = (args: CliArgs) => Effect.flatMap(globals, (g) => dispatch({ ...args, ...g }))
 
-Exit codes:
-  0 ok   1 failed   2 invalid pipeline   3 verification failed
-  4 completed, but rows were rejected (on_error: skip; listed in the summary)   130 interrupted
-`
+  const run = Command.make("run", { pipeline, set, only, force, resume, verify: verifyAfter, dryRun, report, json }, (f) =>
+    handle({
+      ...base(f.dryRun ? "plan" : "run", f.pipeline),
+      set: f.set, only: f.only, force: f.force, resume: f.resume && !f.force, verify: f.verify,
+      report: Option.getOrNull(Option.orElse(f.report, () => f.json))
+    })).pipe(
+      Command.withDescription("Run the pipeline's steps, then its verify block. Exit codes: 0 ok, 1 failed, 2 invalid pipeline, 3 verification failed, 4 completed but rows were rejected (listed in the summary), 130 interrupted."),
+      Command.withExamples([
+        { command: "polymath run --pipeline batch-v1", description: "embed and sync the batch-v1 extractor run, then verify it" },
+        { command: "polymath run -p batch-v1 --set extractor_version=batch-v2 --report run.json", description: "another version, with a JSON report" },
+        { command: "polymath run -p batch-v1 --only sync_graph --no-verify", description: "only the graph step" }
+      ])
+    )
 
-/** Thrown for unusable command lines; printed without a stack. */
-export class UsageError extends Error {}
+  const plan = Command.make("plan", { pipeline, set, only, force }, (f) => handle({ ...base("plan", f.pipeline), set: f.set, only: f.only, force: f.force })).pipe(
+    Command.withDescription("Connect, count and print what a run would do, per unit; writes nothing."),
+    Command.withExamples([{ command: "polymath plan --pipeline batch-v1", description: "what batch-v1 would read, write, skip and reject" }])
+  )
 
-const commands = new Set(["run", "validate", "verify", "plan", "schema", "help"])
+  const validate = Command.make("validate", { pipeline, set }, (f) => handle({ ...base("validate", f.pipeline), set: f.set })).pipe(
+    Command.withDescription("Lint the pipeline file; connects to nothing. Every problem is reported with file:line:col."),
+    Command.withExamples([{ command: "polymath validate --pipeline pipelines/batch-v1.yaml", description: "check a file before committing it" }])
+  )
 
-/** Parses argv (without node and script). */
-export const parseCli = (argv: ReadonlyArray<string>): CliArgs => {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        pipeline: { type: "string", short: "p" },
-        set: { type: "string", multiple: true },
-        only: { type: "string", multiple: true },
-        "dry-run": { type: "boolean" },
-        force: { type: "boolean" },
-        "no-resume": { type: "boolean" },
-        "no-verify": { type: "boolean" },
-        json: { type: "string" },
-        "log-level": { type: "string" },
-        "log-format": { type: "string" },
-        help: { type: "boolean", short: "h" }
-      }
-    })
-  } catch (e) {
-    throw new UsageError((e as Error).message)
-  }
-  const { values, positionals } = parsed
-  const first = positionals[0]
-  if (first !== undefined && !commands.has(first)) throw new UsageError(`unknown command '${first}' (commands: ${[...commands].join(", ")})`)
-  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`)
-  const command = values.help ? "help" : ((first ?? "run") as CliArgs["command"])
-  const logLevel = values["log-level"] ?? null
-  if (logLevel !== null && !(logLevels as ReadonlyArray<string>).includes(logLevel)) throw new UsageError(`--log-level must be one of ${logLevels.join(", ")}, got '${logLevel}'`)
-  const logFormat = values["log-format"] ?? null
-  if (logFormat !== null && logFormat !== "text" && logFormat !== "json") throw new UsageError(`--log-format must be text or json, got '${logFormat}'`)
-  const pipeline = values.pipeline ?? null
-  if (pipeline === null && command !== "help" && command !== "schema") throw new UsageError("--pipeline is required (e.g. --pipeline=batch-v1)")
-  return {
-    command: command === "run" && values["dry-run"] ? "plan" : command,
-    pipeline,
-    set: values.set ?? [],
-    only: values.only ?? [],
-    dryRun: command === "plan" || (values["dry-run"] ?? false),
-    force: values.force ?? false,
-    resume: !(values["no-resume"] ?? false) && !(values.force ?? false),
-    verify: !(values["no-verify"] ?? false),
-    json: values.json ?? null,
-    logLevel: logLevel as LogLevelName | null,
-    logFormat: logFormat as LogFormat | null
-  }
+  const verify = Command.make("verify", { pipeline, set }, (f) => handle({ ...base("verify", f.pipeline), set: f.set })).pipe(
+    Command.withDescription("Run only the pipeline's verify block against the databases (exit 3 when a check fails)."),
+    Command.withExamples([{ command: "polymath verify --pipeline batch-v1 --set extractor_version=batch-v2", description: "check batch-v2's traceability" }])
+  )
+
+  const test = Command.make("test", { pipeline, set }, (f) => handle({ ...base("test", f.pipeline), set: f.set })).pipe(
+    Command.withDescription("Run the pipeline's test cases (<pipeline>.test.yaml beside it): its mappings on in-memory rows, no database."),
+    Command.withExamples([{ command: "polymath test --pipeline batch-v1", description: "check batch-v1's mappings against pipelines/batch-v1.test.yaml" }])
+  )
+
+  const schema = Command.make("schema", {}, () => handle(base("schema", null))).pipe(
+    Command.withDescription("Print the JSON Schema of pipeline files (committed as pipelines/pipeline.schema.json)."),
+    Command.withExamples([{ command: "polymath schema > pipelines/pipeline.schema.json", description: "regenerate the committed schema" }])
+  )
+
+  return Command.make("polymath").pipe(
+    Command.withDescription(`Run declarative pipelines that embed passages into pgvector and sync a Neo4j graph.
+
+Exit codes: 0 ok, 1 failed, 2 invalid pipeline or command line, 3 verification failed,
+4 completed but rows were rejected (on_error: skip; listed in the summary), 130 interrupted.
+
+${environmentHelp}`),
+    Command.withSubcommands([run, plan, validate, verify, test, schema]),
+    Command.withGlobalFlags([LogFormatSetting])
+  )
 }

@@ -9,6 +9,9 @@ const stderrSink: Sink = (line) => void process.stderr.write(`${line}\n`)
 
 const levels: Record<LogLevelName, LogLevel.LogLevel> = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" }
 
+/** A level as POLYMATH_LOG_LEVEL names it, as Effect names it. */
+export const toLogLevel = (name: LogLevelName): LogLevel.LogLevel => levels[name]
+
 const messageText = (message: unknown): string => {
   const parts = Array.isArray(message) ? message : [message]
   return parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")
@@ -48,8 +51,8 @@ export const jsonLogger = (sink: Sink = stderrSink) =>
   })
 
 /** The runner's logging: one logger (replacing Effect's default console logger) and a minimum level. */
-export const loggingLayer = (format: LogFormat, level: LogLevelName, sink: Sink = stderrSink) =>
+export const loggingLayer = (format: LogFormat, level: LogLevelName | LogLevel.LogLevel, sink: Sink | undefined = stderrSink) =>
   Layer.mergeAll(
-    Logger.layer([format === "json" ? jsonLogger(sink) : textLogger(sink)]),
-    Layer.succeed(References.MinimumLogLevel, levels[level])
+    Logger.layer([format === "json" ? jsonLogger(sink ?? stderrSink) : textLogger(sink ?? stderrSink)]),
+    Layer.succeed(References.MinimumLogLevel, level in levels ? levels[level as LogLevelName] : (level as LogLevel.LogLevel))
   )

@@ -31,7 +31,8 @@ export const environmentHelp = `Environment:
   POLYMATH_MODEL_REGISTRY, POLYMATH_MODELS_DIR          model registry file and model directory
   POLYMATH_EP                                           execution provider: cpu or cuda (default: cuda when usable, else cpu)
   POLYMATH_EMBED_THREADS                                onnxruntime intra-op threads (default: the CPU count)
-  POLYMATH_LOG_LEVEL, POLYMATH_LOG_FORMAT               defaults for --log-level and --log-format
+  POLYMATH_LOG_LEVEL, POLYMATH_LOG_FORMAT               defaults for --log-level and --log-format (debug|info|warn|error; text|json)
+  POLYMATH_PROFILE                                      machine defaults for params (default polymath.local.yaml, written by npm run demo)
   POLYMATH_DEBUG=1                                      print stack traces of internal errors
   OTEL_EXPORTER_OTLP_ENDPOINT                           export traces and metrics over OTLP/HTTP (JSON) to this base URL
   OTEL_SERVICE_NAME                                     service name on exported telemetry (default polymath-etl)`

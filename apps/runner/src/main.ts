@@ -1,24 +1,29 @@
 #!/usr/bin/env node
-import { writeFileSync } from "node:fs"
-import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer } from "effect"
-import { formatDiagnostic, loadPipeline, pipelineJsonSchema, sortDiagnostics, SpecError } from "@polymath/dsl"
+import { existsSync } from "node:fs"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Cause, Clock, Effect, Exit, Layer, Ref } from "effect"
+import { Command } from "effect/cli"
+import { displayPath, formatDiagnostic, loadPipeline, pipelineJsonSchema, resolvePipelinePath, sortDiagnostics, SpecError } from "@polymath/dsl"
 import type { LoadedPipeline, ModelFacts } from "@polymath/dsl"
-import { compile, Embedders, execute, onlySteps, Progress, verify } from "@polymath/engine"
-import type { Plan } from "@polymath/engine"
+import { compile, Embedders, execute, formatTestReport, onlySteps, PlanError, Progress, RunEvents, runPipelineTests, testFileFor, verify } from "@polymath/engine"
+import type { CheckResult, Plan, RunObserver, UnitReport } from "@polymath/engine"
 import { layerConfig as embeddersFromConfig, makeEmbedderFactory } from "@polymath/embeddings"
 import type { OnnxEmbedderFactory } from "@polymath/embeddings"
-import { helpText, parseCli, UsageError } from "./Cli.ts"
+import { commandTree } from "./Cli.ts"
 import type { CliArgs } from "./Cli.ts"
 import { connectorsLayer } from "./Connections.ts"
 import { reportFailure } from "./Failures.ts"
 import { loggingLayer } from "./Logging.ts"
-import { makeProgressEvents, makeProgressRenderer } from "./ProgressRenderer.ts"
+import { makeProgressEvents, progressRendererLayer, writeAboveProgress } from "./ProgressRenderer.ts"
 import { renderChecks, renderPlan, renderSummary } from "./Render.ts"
+import { profileSets } from "./Profile.ts"
 import { RunnerConfig } from "./RunnerConfig.ts"
+import type { RunnerSettings } from "./RunnerConfig.ts"
+import { redactParams, reportPathProblem, retryTotals, writeRunReport } from "./RunReport.ts"
+import type { RunDocument, RunOutcome } from "./RunReport.ts"
 import { telemetryLayer } from "./Telemetry.ts"
 
-/** Exit codes, as documented in --help. */
+/** Exit codes, as documented in each command's --help. */
 export const ExitCode = { ok: 0, failed: 1, invalid: 2, verifyFailed: 3, rejectedRows: 4, interrupted: 130 } as const
 
 const version = "0.1.0"
@@ -48,7 +53,8 @@ const load = (args: CliArgs, allowMissingEnv: boolean) =>
       Effect.catch((e) => Effect.logWarning(`model registry not read (${e.message}); model names are not checked`).pipe(Effect.as(null)))
     )
     const models = factory === null ? undefined : yield* modelFacts(factory)
-    const loaded = yield* loadPipeline(args.pipeline!, { set: args.set, allowMissingEnv, ...(models ? { models } : {}) })
+    const defaults = yield* profileSets(args.pipeline!)
+    const loaded = yield* loadPipeline(args.pipeline!, { set: [...defaults, ...args.set], allowMissingEnv, ...(models ? { models } : {}) })
     for (const w of sortDiagnostics(loaded.warnings)) yield* Effect.logWarning(formatDiagnostic(w))
     return { loaded, factory }
   })
@@ -68,23 +74,102 @@ const storesLayer = (plan: Plan, factory: OnnxEmbedderFactory | null, format: "t
   Layer.mergeAll(
     connectorsLayer(plan),
     factory === null ? embeddersFromConfig : Layer.succeed(Embedders, factory),
-    Layer.succeed(Progress, format === "json" ? makeProgressEvents() : makeProgressRenderer())
+    format === "json" ? Layer.succeed(Progress, makeProgressEvents()) : progressRendererLayer()
   )
 
-const runChecks = (plan: Plan) =>
+const checksCode = (results: ReadonlyArray<CheckResult>) => (results.every((r) => r.ok) ? ExitCode.ok : ExitCode.verifyFailed)
+
+/** What a run report needs to know, gathered as the run goes (so a failed or interrupted run still has it). */
+interface RunState {
+  startedAt: number
+  loaded: LoadedPipeline | null
+  plan: Plan | null
+  runId: string | null
+  resumed: boolean
+  readonly units: Map<string, UnitReport>
+  checks: ReadonlyArray<CheckResult> | null
+  rejected: RunDocument["rejected"]
+  notes: ReadonlyArray<string>
+}
+
+const outcomeOf = (exit: Exit.Exit<number, unknown>): { readonly status: RunOutcome; readonly code: number; readonly error: string | null } => {
+  if (Exit.isSuccess(exit)) {
+    const status = exit.value === ExitCode.ok ? "succeeded" : exit.value === ExitCode.rejectedRows ? "completed with rejected rows" : "verification failed"
+    return { status, code: exit.value, error: null }
+  }
+  if (Cause.hasInterruptsOnly(exit.cause)) return { status: "interrupted", code: ExitCode.interrupted, error: null }
+  const e = Cause.squash(exit.cause)
+  const invalid = e instanceof SpecError || e instanceof PlanError
+  return { status: "failed", code: invalid ? ExitCode.invalid : ExitCode.failed, error: e instanceof Error ? e.message : String(e) }
+}
+
+const documentOf = (args: CliArgs, s: RunState, exit: Exit.Exit<number, unknown>, endedAt: number): RunDocument => {
+  const { status, code, error } = outcomeOf(exit)
+  const units = [...s.units.values()]
+  return {
+    pipeline: s.plan?.pipeline ?? null,
+    file: s.loaded?.file ?? args.pipeline,
+    command: "run",
+    params: redactParams(s.plan?.params ?? {}),
+    models: s.plan?.models ?? [],
+    runId: s.runId,
+    resumed: s.resumed,
+    startedAt: new Date(s.startedAt).toISOString(),
+    endedAt: new Date(endedAt).toISOString(),
+    status,
+    exitCode: code,
+    error,
+    units,
+    retries: retryTotals(units),
+    rejected: s.rejected,
+    checks: s.checks,
+    notes: s.notes
+  }
+}
+
+/** `run`: the steps, the summary, the checks; and the report, whatever ends the run. */
+const runCommand = (args: CliArgs, format: "text" | "json") =>
   Effect.gen(function*() {
-    if (plan.checks.length === 0) return ExitCode.ok
-    const results = yield* verify(plan)
-    yield* out(renderChecks(results))
-    return results.every((r) => r.ok) ? ExitCode.ok : ExitCode.verifyFailed
+    const state: RunState = { startedAt: yield* Clock.currentTimeMillis, loaded: null, plan: null, runId: null, resumed: false, units: new Map(), checks: null, rejected: { count: 0, rows: [] }, notes: [] }
+    const observer: RunObserver = {
+      started: (runId, resumed) => Effect.sync(() => Object.assign(state, { runId, resumed })),
+      unitEnded: (u) => Effect.sync(() => void state.units.set(u.unit, u))
+    }
+    const body = Effect.gen(function*() {
+      const { loaded, factory } = yield* load(args, false)
+      const plan = yield* planOf(args, loaded)
+      Object.assign(state, { loaded, plan })
+      return yield* Effect.gen(function*() {
+        const report = yield* execute(plan, { dryRun: false, resume: args.resume })
+        for (const u of report.units) state.units.set(u.unit, u)
+        Object.assign(state, { rejected: report.rejected, notes: report.notes })
+        yield* out(renderSummary(plan, report))
+        let code: number = ExitCode.ok
+        if (args.verify && args.only.length === 0 && plan.checks.length > 0) {
+          const results = yield* verify(plan)
+          state.checks = results
+          yield* out(renderChecks(results))
+          code = checksCode(results)
+        }
+        // A failed check outranks rejected rows: both mean "look at this", but only one means "wrong".
+        return code !== ExitCode.ok ? code : report.rejected.count > 0 ? ExitCode.rejectedRows : ExitCode.ok
+      }).pipe(Effect.provide(storesLayer(plan, factory, format)), Effect.provideService(RunEvents, observer))
+    })
+    const path = args.report
+    if (path === null) return yield* body
+    return yield* body.pipe(
+      Effect.onExit((exit) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.try(() => writeRunReport(path, documentOf(args, state, exit, now))).pipe(
+            Effect.catch((e) => Effect.logError(`error: the run report was not written to ${path}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`))
+          ))
+      )
+    )
   })
 
-const command = (args: CliArgs, format: "text" | "json") =>
+const perform = (args: CliArgs, format: "text" | "json") =>
   Effect.gen(function*() {
     switch (args.command) {
-      case "help":
-        yield* out(helpText)
-        return ExitCode.ok
       case "schema":
         yield* out(JSON.stringify(pipelineJsonSchema(), null, 2))
         return ExitCode.ok
@@ -104,54 +189,59 @@ const command = (args: CliArgs, format: "text" | "json") =>
       case "verify": {
         const { loaded, factory } = yield* load(args, false)
         const plan = yield* planOf(args, loaded)
-        return yield* runChecks(plan).pipe(Effect.provide(storesLayer(plan, factory, format)))
+        if (plan.checks.length === 0) return ExitCode.ok
+        const results = yield* verify(plan).pipe(Effect.provide(storesLayer(plan, factory, format)))
+        yield* out(renderChecks(results))
+        return checksCode(results)
       }
-      case "run": {
-        const { loaded, factory } = yield* load(args, false)
-        const plan = yield* planOf(args, loaded)
-        return yield* Effect.gen(function*() {
-          const report = yield* execute(plan, { dryRun: false, resume: args.resume })
-          yield* out(renderSummary(plan, report))
-          const checks = args.verify && args.only.length === 0 ? yield* runChecks(plan) : ExitCode.ok
-          // A failed check outranks rejected rows: both mean "look at this", but only one means "wrong".
-          const code = checks !== ExitCode.ok ? checks : report.rejected.count > 0 ? ExitCode.rejectedRows : ExitCode.ok
-          if (args.json) writeFileSync(args.json, JSON.stringify({ ...report, exitCode: code }, null, 2))
-          return code
-        }).pipe(Effect.provide(storesLayer(plan, factory, format)))
+      case "test": {
+        const file = testFileFor(resolvePipelinePath(args.pipeline!, "pipelines"))
+        if (!existsSync(file)) {
+          return yield* Effect.logError(`error: ${displayPath(file)} does not exist: a pipeline's test cases live beside it, in <pipeline>.test.yaml (see pipelines/batch-v1.test.yaml)`).pipe(Effect.as(ExitCode.invalid))
+        }
+        const report = yield* runPipelineTests(file, { set: [...(yield* profileSets(args.pipeline!)), ...args.set] })
+        yield* out(formatTestReport(report))
+        return report.failed > 0 ? ExitCode.failed : ExitCode.ok
       }
+      case "run":
+        return yield* runCommand(args, format)
     }
   })
 
 /**
- * Reads the settings and the command line, then runs the command under the configured
- * logger and (when an endpoint is set) the OTLP exporter; failures become one message
- * and an exit code, never a stack trace (unless POLYMATH_DEBUG=1 for internal errors).
+ * Runs one parsed command under the configured logger and (when an endpoint is set)
+ * the OTLP exporter; failures become one message and an exit code, never a stack
+ * trace (unless POLYMATH_DEBUG=1 for internal errors).
  */
-const main = (argv: ReadonlyArray<string>) =>
+const dispatch = (settings: RunnerSettings, exitCode: Ref.Ref<number>) => (args: CliArgs) =>
   Effect.gen(function*() {
-    const settings = yield* RunnerConfig.pipe(Effect.catch((e) => Effect.logError(`error: ${e.message}`).pipe(Effect.as(null))))
-    if (settings === null) return ExitCode.invalid
-    let args: CliArgs
-    try {
-      args = parseCli(argv)
-    } catch (e) {
-      if (e instanceof UsageError) {
-        return yield* Effect.logError(`error: ${e.message}\nrun with --help for usage`).pipe(
-          Effect.as(ExitCode.invalid),
-          Effect.provide(loggingLayer(settings.logFormat, settings.logLevel))
-        )
-      }
-      throw e
-    }
     const format = args.logFormat ?? settings.logFormat
-    return yield* command(args, format).pipe(
-      reportFailure(settings.debug),
-      // Telemetry is built on top of the logging layer: its OTLP logger joins ours instead of replacing it.
-      Effect.provide(telemetryLayer(settings, version).pipe(Layer.provideMerge(loggingLayer(format, args.logLevel ?? settings.logLevel))))
-    )
+    // Text log lines go above the live progress lines instead of through them.
+    const logging = loggingLayer(format, args.logLevel ?? settings.logLevel, format === "text" ? (line) => writeAboveProgress(line) : undefined)
+    const problem = args.report === null ? null : reportPathProblem(args.report)
+    const code = problem !== null
+      ? yield* Effect.logError(`error: cannot write the run report to ${args.report}: ${problem}`).pipe(Effect.as(ExitCode.invalid), Effect.provide(logging))
+      : yield* perform(args, format).pipe(
+        reportFailure(settings.debug),
+        // Telemetry is built on top of the logging layer: its OTLP logger joins ours instead of replacing it.
+        Effect.provide(telemetryLayer(settings, version).pipe(Layer.provideMerge(logging)))
+      )
+    yield* Ref.set(exitCode, code)
   })
 
-NodeRuntime.runMain(main(process.argv.slice(2)), {
+const main = Effect.gen(function*() {
+  const exitCode = yield* Ref.make<number>(ExitCode.ok)
+  const settings = yield* RunnerConfig
+  const cli = Command.run(commandTree(dispatch(settings, exitCode)), { version })
+  // A command line effect/cli cannot parse has had its help and errors shown: exit 2.
+  yield* cli.pipe(Effect.catch(() => Ref.set(exitCode, ExitCode.invalid)))
+  return yield* Ref.get(exitCode)
+}).pipe(
+  Effect.catchTag("ConfigError", (e) => Effect.sync(() => process.stderr.write(`error: ${e.message}\n`)).pipe(Effect.as(ExitCode.invalid))),
+  Effect.provide(NodeServices.layer)
+)
+
+NodeRuntime.runMain(main, {
   disableErrorReporting: true,
   teardown: (exit, onExit) => {
     if (Exit.isSuccess(exit)) return onExit(exit.value as number)
@@ -159,7 +249,6 @@ NodeRuntime.runMain(main(process.argv.slice(2)), {
       process.stderr.write("interrupted: resources released; run again to resume from the last checkpoint\n")
       return onExit(ExitCode.interrupted)
     }
-    return onExit(ExitCode.failed)
+    return onExit(ExitCode.invalid)
   }
 })
-

@@ -1,26 +1,43 @@
+import { NodeServices } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { parseCli, UsageError } from "../src/Cli.ts"
+import { Effect } from "effect"
+import { Command } from "effect/cli"
+import { commandTree } from "../src/Cli.ts"
+import type { CliArgs } from "../src/Cli.ts"
 
-describe("parseCli", () => {
-  it("defaults to run and reads every flag", () => {
-    const a = parseCli(["--pipeline=batch-v1", "--set", "a=1", "--set=b=2", "--only", "embed", "--force", "--json", "r.json"])
-    expect(a).toEqual({ command: "run", pipeline: "batch-v1", set: ["a=1", "b=2"], only: ["embed"], dryRun: false, force: true, resume: false, verify: true, json: "r.json", logLevel: null, logFormat: null })
-  })
-  it("reads --log-level and --log-format, and refuses values it does not know", () => {
-    const a = parseCli(["--pipeline", "x", "--log-level", "debug", "--log-format=json"])
-    expect([a.logLevel, a.logFormat]).toEqual(["debug", "json"])
-    expect(() => parseCli(["--pipeline", "x", "--log-level", "loud"])).toThrow(/--log-level must be one of debug, info, warn, error, got 'loud'/)
-    expect(() => parseCli(["--pipeline", "x", "--log-format", "xml"])).toThrow(/--log-format must be text or json/)
-  })
-  it("--dry-run turns run into plan; --no-resume and --no-verify", () => {
-    expect(parseCli(["run", "--pipeline", "x", "--dry-run"]).command).toBe("plan")
-    const a = parseCli(["--pipeline", "x", "--no-resume", "--no-verify"])
-    expect([a.resume, a.verify]).toEqual([false, false])
-  })
-  it("rejects unknown commands, flags and a missing pipeline with usage errors", () => {
-    expect(() => parseCli(["frobnicate", "--pipeline", "x"])).toThrow(UsageError)
-    expect(() => parseCli(["--pipline", "x"])).toThrow(UsageError)
-    expect(() => parseCli(["validate"])).toThrow(/--pipeline is required/)
-    expect(parseCli(["--help"]).command).toBe("help")
-  })
+/** Parses argv with the real command tree; returns what the runner would dispatch (null when parsing failed). */
+const parse = (argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    let got: CliArgs | null = null
+    const tree = commandTree((args) => Effect.sync(() => void (got = args)))
+    const result = yield* Command.runWith(tree, { version: "test", renderErrors: false })([...argv]).pipe(Effect.result)
+    return { args: got as CliArgs | null, failed: result._tag === "Failure" }
+  }).pipe(Effect.provide(NodeServices.layer))
+
+describe("the command line", () => {
+  it.effect("run reads every flag", () =>
+    Effect.gen(function*() {
+      const { args } = yield* parse(["run", "--pipeline=batch-v1", "--set", "a=1", "--set=b=2", "--only", "embed", "--force", "--report", "r.json", "--log-level", "debug", "--log-format", "json"])
+      expect(args).toEqual({
+        command: "run", pipeline: "batch-v1", set: ["a=1", "b=2"], only: ["embed"], force: true, resume: false, verify: true, report: "r.json", logLevel: "Debug", logFormat: "json"
+      })
+    }))
+
+  it.effect("--dry-run turns run into plan; --no-resume and --no-verify; --json is --report", () =>
+    Effect.gen(function*() {
+      expect((yield* parse(["run", "-p", "x", "--dry-run"])).args?.command).toBe("plan")
+      const a = (yield* parse(["run", "-p", "x", "--no-resume", "--no-verify", "--json", "old.json"])).args!
+      expect([a.resume, a.verify, a.report, a.logLevel, a.logFormat]).toEqual([false, false, "old.json", null, null])
+      expect((yield* parse(["validate", "-p", "x"])).args).toMatchObject({ command: "validate", pipeline: "x" })
+      expect((yield* parse(["test", "-p", "x"])).args).toMatchObject({ command: "test", pipeline: "x" })
+      expect((yield* parse(["schema"])).args).toMatchObject({ command: "schema", pipeline: null })
+    }))
+
+  it.effect("unknown commands and flags, a missing --pipeline and a bad --log-format fail without dispatching", () =>
+    Effect.gen(function*() {
+      for (const argv of [["frobnicate", "-p", "x"], ["run", "--pipline", "x"], ["validate"], ["run", "-p", "x", "--log-format", "xml"]]) {
+        const r = yield* parse(argv)
+        expect({ argv, failed: r.failed, args: r.args }).toEqual({ argv, failed: true, args: null })
+      }
+    }))
 })

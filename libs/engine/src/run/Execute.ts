@@ -5,6 +5,7 @@ import { withHint } from "../EngineError.ts"
 import type { DataError, PlanError, StepError } from "../EngineError.ts"
 import type { Plan, PlannedStep } from "../Plan.ts"
 import { Progress } from "../Progress.ts"
+import { RunEvents } from "../RunEvents.ts"
 import { defaultRetry, withRetry } from "../Retry.ts"
 import type { RetryPolicy } from "../Retry.ts"
 import type { RunIdentity, RunLedger, RunStatus, StoreFingerprints } from "../RunLedger.ts"
@@ -114,6 +115,7 @@ const executePlan = (plan: Plan, options: ExecuteOptions) =>
       }
       const run = yield* beginRun(ledger, identity, { resume, stores }, policy)
       yield* Effect.annotateCurrentSpan({ "polymath.run_id": run.runId, "polymath.resumed": run.resumed })
+      yield* Effect.flatMap(RunEvents, (events) => events.started(run.runId, run.resumed))
       yield* progress.note(run.resumed ? `resuming run ${run.runId}` : `run ${run.runId}`)
       const body = Effect.gen(function*() {
         const windows = yield* withRetry(cursorWindows(plan, run, ledger, identity), policy, () => Effect.void)

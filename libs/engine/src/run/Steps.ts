@@ -2,6 +2,7 @@ import { Effect, Ref } from "effect"
 import { Connectors, Embedders } from "../Connectors.ts"
 import type { EmbedStep, GraphStep, Plan, PlannedStep, PlannedUnit } from "../Plan.ts"
 import { Progress } from "../Progress.ts"
+import { RunEvents } from "../RunEvents.ts"
 import { withRetry } from "../Retry.ts"
 import type { RunHandle, RunLedger } from "../RunLedger.ts"
 import type { KeysetSource, SourceCursor } from "../SqlConnector.ts"
@@ -49,7 +50,9 @@ const runPlannedUnit = <P>(ctx: RunContext, step: PlannedStep, u: PlannedUnit, w
   Effect.gen(function*() {
     const connectors = yield* Connectors
     const source = effectiveSource(u.source, ctx.windows)
-    return yield* runUnit({ step, unit: u, source, sql: sqlOf(connectors, u.source.connection), run: ctx.run, ledger: ctx.ledger, control: ctx.control, work, nullKeyReason: nullKeyReason(u, source), pipeline: ctx.plan.pipeline })
+    const report = yield* runUnit({ step, unit: u, source, sql: sqlOf(connectors, u.source.connection), run: ctx.run, ledger: ctx.ledger, control: ctx.control, work, nullKeyReason: nullKeyReason(u, source), pipeline: ctx.plan.pipeline })
+    yield* Effect.flatMap(RunEvents, (events) => events.unitEnded(report))
+    return report
   })
 
 export const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
@@ -100,6 +103,7 @@ export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
         Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null }))
       )
       reports[i] = { ...before, ...counts }
+      yield* Effect.flatMap(RunEvents, (events) => events.unitEnded(reports[i]!))
       if (result.unscoped > 0) {
         const what = result.unscoped === 1 ? "entity its source no longer yields lost" : "entities its source no longer yields lost"
         ctx.notes.push(`${u.unit}: ${result.unscoped} ${what} scope ${String(step.scope.value)} but ${result.unscoped === 1 ? "is" : "are"} kept (another scope holds ${result.unscoped === 1 ? "it" : "them"}, or a node still has relationships)`)
