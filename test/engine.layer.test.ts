@@ -32,7 +32,7 @@ class InjectedFault extends Data.TaggedError("InjectedFault")<{ readonly reason:
 }
 
 const dir = mkdtempSync(join(tmpdir(), "layer-"))
-const file = join(dir, "layer.yaml")
+const file = join(dir, "layer_items.yaml")
 // base_ms of a minute: a retry that slept for real would outlast the test's timeout.
 writeFileSync(file, `pipeline: layer_items
 connections:

@@ -233,14 +233,24 @@ describe("source contracts and bad rows", () => {
     const lint = await run(runner("validate", unknown), env())
     expect(lint.code).toBe(2)
     expect(lint.stderr).toMatch(/nokey\.yaml:6:10: source 'papers' does not return column 'paper_id' \(its key\)/)
-    // Named in the query but not returned: only the live check can tell, and it does before writing.
+    // Named in the query but renamed in its select list: validate reads the select list and says so.
     const aliased = variant("aliased", `sources:
   papers:
     connection: pg
     key: doc_id
     sql: SELECT DISTINCT d.doc_id AS id, d.title, d.year, d.doi FROM documents d
 `)
-    const r = await cli("run", aliased)
+    const lintAliased = await run(runner("validate", aliased), env())
+    expect(lintAliased.code).toBe(2)
+    expect(lintAliased.stderr).toMatch(/aliased\.yaml:6:10: source 'papers' does not return column 'doc_id' \(its key\): its query selects only id, title, year, doi/)
+    // Behind a *, only the live check can tell, and it does before writing.
+    const starred = variant("starred", `sources:
+  papers:
+    connection: pg
+    key: doc_id
+    sql: SELECT * FROM (SELECT DISTINCT d.doc_id AS id, d.title, d.year, d.doi FROM documents d) p
+`)
+    const r = await cli("run", starred)
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("source papers returns no column 'doc_id'")
     expect(await scalar("SELECT count(*) FROM passages WHERE embedding IS NOT NULL")).toBe(0)

@@ -1,16 +1,30 @@
-import { Exit, Schema, SchemaAST, SchemaIssue } from "effect"
+import { Exit, Schema, SchemaIssue } from "effect"
+import type { SchemaAST } from "effect"
 import { error, suggest } from "./Diagnostic.ts"
 import type { Diagnostic } from "./Diagnostic.ts"
 import { positionOf } from "./Located.ts"
 import type { Located, Path } from "./Located.ts"
 import { PipelineSpec } from "./Spec.ts"
 
-const formatLeaf = SchemaIssue.makeFormatterDefault()
-
+// A short scalar is shown as it was written ('euclid', 3): "got string" would not say which value is wrong.
 const describeInput = (u: unknown): string =>
-  u === null ? "null" : Array.isArray(u) ? "a list" : typeof u === "object" ? "a map" : typeof u
+  u === null ? "null"
+    : Array.isArray(u) ? "a list"
+    : typeof u === "object" ? "a map"
+    : typeof u === "string" && u.length <= 40 ? `'${u}'`
+    : (typeof u === "number" || typeof u === "boolean") ? `${typeof u} ${String(u)}`
+    : typeof u
+
+const literalsOf = (ast: SchemaAST.AST): ReadonlyArray<string> | null => {
+  if (ast._tag === "Literal") return [String(ast.literal)]
+  if (ast._tag !== "Union") return null
+  const all = ast.types.map(literalsOf)
+  return all.every((l) => l !== null) ? all.flat() : null
+}
 
 const expectedOf = (ast: SchemaAST.AST): string => {
+  const literals = literalsOf(ast)
+  if (literals) return literals.length === 1 ? literals[0]! : `one of ${literals.join(", ")}`
   switch (ast._tag) {
     case "String": return "a string"
     case "Number": return "a number"
@@ -18,8 +32,7 @@ const expectedOf = (ast: SchemaAST.AST): string => {
     case "Arrays": return "a list"
     case "Objects": return "a map"
     case "Null": return "null"
-    case "Literal": return JSON.stringify(ast.literal)
-    case "Union": return ast.types.map(expectedOf).join(" or ")
+    case "Union": return [...new Set(ast.types.map(expectedOf))].join(" or ")
     default: return "a different value"
   }
 }
@@ -29,20 +42,30 @@ const expectedOf = (ast: SchemaAST.AST): string => {
  * type only: a value may hold an interpolated secret, so it is never echoed.
  */
 const collect = (doc: Located, issue: SchemaIssue.Issue, path: Path, out: Array<Diagnostic>): void => {
+  // Past this many, the rest are not shown anyway, and each costs a did-you-mean search.
+  if (out.length >= 1000) return
   switch (issue._tag) {
     case "Pointer":
       return collect(doc, issue.issue, [...path, ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))], out)
     case "Composite":
       for (const i of issue.issues) collect(doc, i, path, out)
       return
-    case "Filter":
+    case "Filter": {
+      // A map's key rule (params names, step names) says what the rule is; point at the key that breaks it.
+      const key = issue.filter.annotations?.message === undefined ? firstKeyProblem(issue.issue, path) : null
+      if (key) {
+        out.push(error(positionOf(doc, key.path, "key"), `${label(path)} must be ${key.message.replace(/^must be /, "")} for each name; '${String(key.path[key.path.length - 1])}' is not`))
+        return
+      }
       out.push(error(positionOf(doc, path), `${label(path)} ${filterMessage(issue)}`))
       return
+    }
     case "Encoding":
       return collect(doc, issue.issue, path, out)
     case "AnyOf": {
-      // A union: report the member that got furthest (a map member when the input is a map).
+      // A union lists only the members of the input's kind (the list member for a list): report that member's problem.
       const input = valueAt(doc, path)
+      if (issue.issues.length === 1) return collect(doc, issue.issues[0]!, path, out)
       const mapMember = issue.issues.find((i) => i._tag === "Composite" && i.ast._tag === "Objects")
       if (mapMember && input !== null && typeof input === "object" && !Array.isArray(input)) return collect(doc, mapMember, path, out)
       out.push(error(positionOf(doc, path), `${label(path)} must be ${expectedOf(issue.ast)}, got ${describeInput(input)}`))
@@ -51,29 +74,57 @@ const collect = (doc: Located, issue: SchemaIssue.Issue, path: Path, out: Array<
     case "UnexpectedKey": {
       const key = String(path[path.length - 1])
       const known = issue.ast._tag === "Objects" ? issue.ast.propertySignatures.map((p) => String(p.name)) : []
-      out.push(error(positionOf(doc, path, "key"), `unknown key '${key}'${path.length > 1 ? ` in ${label(path.slice(0, -1))}` : ""}`, suggest(key, known, "keys")))
+      out.push(error(positionOf(doc, path, "key"), `unknown key '${key}'${path.length > 1 ? ` in ${label(path.slice(0, -1))}` : ""}`, suggest(key, known, "keys") ?? (known.length > 0 ? `allowed keys: ${known.join(", ")}` : null)))
       return
     }
-    case "MissingKey":
-      out.push(error(positionOf(doc, path.slice(0, -1), "key"), `${label(path.slice(0, -1))} is missing required key '${String(path[path.length - 1])}'`))
+    case "MissingKey": {
+      const owner = path.slice(0, -1)
+      const key = String(path[path.length - 1])
+      // A required first item: a list that must not be empty.
+      if (typeof path[path.length - 1] === "number") {
+        out.push(error(positionOf(doc, owner), `${label(owner)} must not be an empty list`))
+        return
+      }
+      out.push(error(positionOf(doc, owner, "key"), `${label(owner)} is missing required key '${key}'`, owner.length === 0 ? "a pipeline file has pipeline, connections, sources and steps" : null))
       return
+    }
     case "InvalidValue": {
       // A transformation's own message (a malformed endpoint) is written for users; keep it whole.
       const m = issue.annotations?.message
-      out.push(error(positionOf(doc, path), typeof m === "string" ? m : `${label(path)}: ${formatLeaf(issue)}`))
+      out.push(error(positionOf(doc, path), typeof m === "string" ? m : `${label(path)} is not a valid value`))
       return
     }
     case "InvalidType":
       out.push(error(positionOf(doc, path), `${label(path)} must be ${expectedOf(issue.ast)}, got ${describeInput(valueAt(doc, path))}`))
       return
     default:
-      out.push(error(positionOf(doc, path), `${label(path)}: ${formatLeaf(issue)}`))
+      out.push(error(positionOf(doc, path), `${label(path)} is not a valid value`))
+  }
+}
+
+/** The first rule a map's key breaks, with the key's path, under a key-rule issue. */
+const firstKeyProblem = (issue: SchemaIssue.Issue, path: Path): { readonly path: Path; readonly message: string } | null => {
+  switch (issue._tag) {
+    case "Pointer":
+      return firstKeyProblem(issue.issue, [...path, ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))])
+    case "Composite":
+      for (const i of issue.issues) {
+        const found = firstKeyProblem(i, path)
+        if (found) return found
+      }
+      return null
+    case "Filter": {
+      const m = issue.filter.annotations?.message
+      return typeof m === "string" && path.length > 0 ? { path, message: m } : firstKeyProblem(issue.issue, path)
+    }
+    default:
+      return null
   }
 }
 
 const filterMessage = (issue: SchemaIssue.Filter): string => {
   const m = issue.filter.annotations?.message
-  return typeof m === "string" ? m : formatLeaf(issue).split("\n")[0]!
+  return typeof m === "string" ? m : "is not a valid value"
 }
 
 const valueAt = (doc: Located, path: Path): unknown => {
@@ -89,16 +140,22 @@ export const label = (path: Path): string =>
 /** Decodes an interpolated document against the spec schema, or returns every problem. */
 export const decodeSpec = (doc: Located): { readonly spec: PipelineSpec | null; readonly diagnostics: ReadonlyArray<Diagnostic> } => {
   if (doc.value === null || typeof doc.value !== "object" || Array.isArray(doc.value)) {
-    return { spec: null, diagnostics: [error(positionOf(doc, []), "a pipeline file must be a YAML map with `pipeline`, `connections`, `sources` and `steps`")] }
+    const got = doc.value === null ? "the file is empty (or holds only comments)" : `got ${describeInput(doc.value)}`
+    return { spec: null, diagnostics: [error(positionOf(doc, []), `a pipeline file must be a YAML map with pipeline, connections, sources and steps; ${got}`, "start from pipelines/examples/movies.yaml")] }
   }
   const exit = Schema.decodeUnknownExit(PipelineSpec)(doc.value, { errors: "all", onExcessProperty: "error" })
   if (Exit.isSuccess(exit)) return { spec: exit.value, diagnostics: [] }
   const out: Array<Diagnostic> = []
   for (const reason of exit.cause.reasons) {
     if (reason._tag === "Fail" && Schema.isSchemaError(reason.error)) collect(doc, reason.error.issue, [], out)
-    else out.push(error(null, "the pipeline could not be decoded"))
+    else out.push(error(positionOf(doc, []), "the pipeline could not be decoded"))
   }
-  return { spec: null, diagnostics: out }
+  // Two rules of one field can both fail with one message (-1.5 is neither whole nor in range).
+  const seen = new Set<string>()
+  const unique = out.filter((d) => {
+    const k = `${d.position?.file}:${d.position?.line}:${d.position?.col}:${d.message}`
+    return !seen.has(k) && seen.add(k) !== undefined
+  })
+  return { spec: null, diagnostics: unique }
 }
 
-void SchemaAST

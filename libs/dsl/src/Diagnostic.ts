@@ -44,7 +44,7 @@ export const sortDiagnostics = (ds: ReadonlyArray<Diagnostic>): Array<Diagnostic
     const pa = a.position
     const pb = b.position
     if (!pa || !pb) return pa ? -1 : pb ? 1 : 0
-    return pa.file.localeCompare(pb.file) || pa.line - pb.line || pa.col - pb.col
+    return (pa.file === pb.file ? 0 : pa.file.localeCompare(pb.file)) || pa.line - pb.line || pa.col - pb.col
   })
 
 /** A pipeline that cannot be used: every problem found, not just the first. */

@@ -1,7 +1,7 @@
 import { error, suggest, warning } from "./Diagnostic.ts"
 import type { Diagnostic } from "./Diagnostic.ts"
 import { identifierSource } from "./Identifier.ts"
-import { positionOf } from "./Located.ts"
+import { occurrenceBefore, positionOf, positionWithin } from "./Located.ts"
 import type { Located } from "./Located.ts"
 import type { ScalarValue } from "./Spec.ts"
 
@@ -9,6 +9,15 @@ const expression = /\$\{([^}]*)\}/g
 const whole = /^\$\{([^}]*)\}$/
 const envExpr = new RegExp(`^env\\.(${identifierSource})(?::-(.*))?$`, "s")
 const paramExpr = new RegExp(`^params\\.(${identifierSource})$`)
+
+/** Where a `${` with no `}` after it starts, or -1. (A regex for this is quadratic on a run of `${`.) */
+const unterminatedAt = (v: string): number => {
+  const open = v.lastIndexOf("${")
+  return open !== -1 && v.indexOf("}", open) === -1 ? open : -1
+}
+
+/** The part of a string that can hold whole `${...}` expressions: up to its last `}`. */
+const closedPart = (v: string): string => v.slice(0, v.lastIndexOf("}") + 1)
 
 /** Fields whose text is a query: interpolating into them would splice data into query text. */
 const queryFields = new Set(["sql", "cypher"])
@@ -18,7 +27,7 @@ export const envReferences = (doc: Located): ReadonlyArray<string> => {
   const names = new Set<string>()
   const walk = (v: unknown, top: boolean): void => {
     if (typeof v === "string") {
-      for (const m of v.matchAll(expression)) {
+      for (const m of closedPart(v).matchAll(expression)) {
         const env = envExpr.exec(m[1]!.trim())
         if (env) names.add(env[1]!)
       }
@@ -65,7 +74,8 @@ export const interpolate = (doc: Located, options: InterpolateOptions): { readon
       diagnostics.push(error(pos, `unknown param '${param[1]}'`, suggest(param[1]!, paramNames, "params")))
       return undefined
     }
-    diagnostics.push(error(pos, `cannot interpolate '\${${expr}}'`, "use ${params.name} or ${env.NAME}"))
+    const shown = expr.length > 40 ? `${expr.slice(0, 40)}...` : expr
+    diagnostics.push(error(pos, `cannot interpolate '\${${shown}}'`, "use ${params.name} or ${env.NAME}"))
     return undefined
   }
 
@@ -75,6 +85,12 @@ export const interpolate = (doc: Located, options: InterpolateOptions): { readon
       const field = path[path.length - 1]
       if (typeof field === "string" && queryFields.has(field)) {
         diagnostics.push(error(positionOf(doc, path), `${field} must not use \${...} interpolation: it would splice values into query text`, field === "sql" ? "reference params as :name; they are sent as query parameters" : "reference params as $name; they are sent as query parameters"))
+        return v
+      }
+      const open = unterminatedAt(v)
+      if (open !== -1) {
+        const text = v.length - open > 40 ? `${v.slice(open, open + 40)}...` : v.slice(open)
+        diagnostics.push(error(positionWithin(doc, path, "${", occurrenceBefore(v, "${", open)), `'${text}' is not closed: a \${...} expression ends with }`, "write ${params.name} or ${env.NAME}"))
         return v
       }
       const single = whole.exec(v)
@@ -104,7 +120,8 @@ export const applyOverrides = (
   defaults: Readonly<Record<string, ScalarValue>>,
   overrides: ReadonlyArray<string>
 ): { readonly params: Record<string, ScalarValue>; readonly diagnostics: ReadonlyArray<Diagnostic> } => {
-  const params: Record<string, ScalarValue> = { ...defaults }
+  // Copied only to be changed: a file may declare very many params.
+  const params: Record<string, ScalarValue> = overrides.length === 0 ? defaults as Record<string, ScalarValue> : { ...defaults }
   const diagnostics: Array<Diagnostic> = []
   for (const o of overrides) {
     const eq = o.indexOf("=")

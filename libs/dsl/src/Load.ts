@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { Effect, Redacted } from "effect"
 import { decodeSpec } from "./Decode.ts"
-import { error, SpecError } from "./Diagnostic.ts"
+import { error, sortDiagnostics, SpecError, warning } from "./Diagnostic.ts"
 import type { Diagnostic } from "./Diagnostic.ts"
 import { readEnv } from "./Env.ts"
 import type { EnvValues } from "./Env.ts"
+import { isIdentifier } from "./Identifier.ts"
 import { applyOverrides, envReferences, interpolate } from "./Interpolate.ts"
 import { lint, lintBestEffort } from "./Lint.ts"
 import type { ModelFacts } from "./Lint.ts"
@@ -52,26 +53,61 @@ const hashSpec = (spec: PipelineSpec): string => {
   return createHash("sha256").update(JSON.stringify(canonical(rest))).digest("hex").slice(0, 16)
 }
 
-/** The declared params' defaults with `--set` applied; a param left without a value is an error. */
-const resolveParams = (raw: Located, set: ReadonlyArray<string>, diagnostics: Array<Diagnostic>): Record<string, ScalarValue> => {
-  const declared = (raw.value as Record<string, unknown> | null)?.["params"]
-  const defaults: Record<string, ScalarValue> = {}
-  if (declared !== undefined && declared !== null) {
-    if (typeof declared !== "object" || Array.isArray(declared)) {
-      diagnostics.push(error(positionOf(raw, ["params"]), "params must be a map of name: default"))
-    } else {
-      for (const [k, v] of Object.entries(declared)) {
-        if (v === null || ["string", "number", "boolean"].includes(typeof v)) defaults[k] = v as ScalarValue
-        else diagnostics.push(error(positionOf(raw, ["params", k]), `param '${k}' must have a string, number or boolean default`))
-      }
-    }
+/** Appends one by one: a broken file may have more problems than a call takes arguments. */
+const add = (to: Array<Diagnostic>, ds: ReadonlyArray<Diagnostic>): void => {
+  for (const d of ds) to.push(d)
+}
+
+/** The most problems reported at once: past them, a file is broken in one way many times over. */
+const maxDiagnostics = 200
+
+const capped = (ds: ReadonlyArray<Diagnostic>): ReadonlyArray<Diagnostic> =>
+  ds.length <= maxDiagnostics
+    ? ds
+    : [...sortDiagnostics(ds).slice(0, maxDiagnostics), error(null, "more problems than these are not shown", "fix the ones above first")]
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+
+/** The declared params' defaults (names and values checked here, not by the schema: a file may declare very many). */
+const declaredParams = (raw: Located, diagnostics: Array<Diagnostic>): Record<string, ScalarValue> => {
+  const declared = isMap(raw.value) ? raw.value["params"] : undefined
+  if (!isMap(declared)) return {}
+  const entries: Array<[string, ScalarValue]> = []
+  for (const [k, v] of Object.entries(declared)) {
+    if (!isIdentifier(k)) {
+      diagnostics.push(error(positionOf(raw, ["params", k], "key"), `params must be a plain identifier (letters, digits, _; not starting with a digit) for each name; '${k}' is not`))
+    } else if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") entries.push([k, v])
+    else diagnostics.push(error(positionOf(raw, ["params", k]), `param '${k}' must have a string, number or boolean default, not ${Array.isArray(v) ? "a list" : "a map"}`))
   }
+  return Object.fromEntries(entries)
+}
+
+/** The declared params' defaults with `--set` applied; a param left without a value is an error. */
+const resolveParams = (raw: Located, defaults: Record<string, ScalarValue>, set: ReadonlyArray<string>, diagnostics: Array<Diagnostic>): Record<string, ScalarValue> => {
   const overridden = applyOverrides(defaults, set)
-  diagnostics.push(...overridden.diagnostics)
-  for (const [k, v] of Object.entries(overridden.params)) {
-    if (v === null) diagnostics.push(error(positionOf(raw, ["params", k]), `param '${k}' has no default and was not set`, `pass --set ${k}=...`))
+  add(diagnostics, overridden.diagnostics)
+  for (const k of Object.keys(defaults)) {
+    if (defaults[k] === null && overridden.params[k] === null) diagnostics.push(error(positionOf(raw, ["params", k]), `param '${k}' has no default and was not set`, `pass --set ${k}=...`))
   }
   return overridden.params
+}
+
+/** Decodes the spec; params, already checked, are set aside so a file of many params decodes quickly. */
+const decodeWithParams = (doc: Located, defaults: Record<string, ScalarValue>) => {
+  const value = doc.value
+  if (!isMap(value) || !isMap(value["params"])) return decodeSpec(doc)
+  const decoded = decodeSpec({ ...doc, value: { ...value, params: {} } })
+  return { ...decoded, spec: decoded.spec && { ...decoded.spec, params: defaults } }
+}
+
+/**
+ * Runs are recorded, locked and resumed by pipeline name, so two files with one name
+ * would share a ledger and a lock; naming each file after its pipeline keeps names unique.
+ */
+const lintFileName = (name: string, file: string, doc: Located): ReadonlyArray<Diagnostic> => {
+  const fileName = basename(file).replace(/\.ya?ml$/, "")
+  if (fileName === name) return []
+  return [warning(positionOf(doc, ["pipeline"]), `pipeline '${name}' is in file ${basename(file)}: runs are recorded and locked by pipeline name, so every file with this name shares one ledger and lock`, `name the file ${name}.yaml, or the pipeline ${fileName}`)]
 }
 
 /**
@@ -85,20 +121,22 @@ export const loadPipeline = (ref: string, options: LoadOptions = {}): Effect.Eff
     const dir = options.pipelinesDir ?? join(process.cwd(), "pipelines")
     const file = resolvePipelinePath(ref, dir)
     const read = readLocated(file, [], dir)
-    if (!read.doc) return yield* new SpecError({ diagnostics: read.diagnostics })
+    if (!read.doc) return yield* new SpecError({ diagnostics: capped(read.diagnostics) })
     const raw = read.doc
-    const diagnostics: Array<Diagnostic> = []
-    const params = resolveParams(raw, options.set ?? [], diagnostics)
+    const diagnostics: Array<Diagnostic> = [...read.diagnostics]
+    const defaults = declaredParams(raw, diagnostics)
+    const params = resolveParams(raw, defaults, options.set ?? [], diagnostics)
     const env = yield* readEnv(envReferences(raw), options.env)
     const interpolated = interpolate(raw, { params, env, allowMissingEnv: options.allowMissingEnv ?? false })
-    diagnostics.push(...interpolated.diagnostics)
-    const decoded = decodeSpec(interpolated.doc)
-    diagnostics.push(...decoded.diagnostics)
+    add(diagnostics, interpolated.diagnostics)
+    const decoded = decodeWithParams(interpolated.doc, defaults)
+    add(diagnostics, decoded.diagnostics)
     const lintContext = { doc: interpolated.doc, params, models: options.models ?? null }
-    if (decoded.spec) diagnostics.push(...lint(decoded.spec, lintContext))
-    else diagnostics.push(...lintBestEffort(interpolated.doc.value, lintContext, decoded.diagnostics))
+    if (decoded.spec) add(diagnostics, lint(decoded.spec, lintContext))
+    else add(diagnostics, lintBestEffort(interpolated.doc.value, lintContext, decoded.diagnostics))
+    if (decoded.spec) add(diagnostics, lintFileName(decoded.spec.pipeline, file, interpolated.doc))
     const errors = diagnostics.filter((d) => d.severity === "error")
-    if (errors.length > 0 || !decoded.spec) return yield* new SpecError({ diagnostics })
+    if (errors.length > 0 || !decoded.spec) return yield* new SpecError({ diagnostics: capped(diagnostics) })
     return {
       spec: decoded.spec,
       params,

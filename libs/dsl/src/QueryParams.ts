@@ -14,7 +14,7 @@ export interface PositionalSql {
 }
 
 const identifierAt = new RegExp(identifierSource, "y")
-const dollarQuote = new RegExp(`^\\$(${identifierSource})?\\$`)
+const dollarQuote = new RegExp(`\\$(${identifierSource})?\\$`, "y")
 
 /** The identifier starting at `i`, or "" when none starts there. */
 const readIdent = (s: string, i: number): string => {
@@ -44,7 +44,8 @@ const skipSqlLiteral = (s: string, i: number): number => {
     return end === -1 ? s.length : end + 2
   }
   if (c === "$") {
-    const m = dollarQuote.exec(s.slice(i))
+    dollarQuote.lastIndex = i
+    const m = dollarQuote.exec(s)
     if (m) {
       const end = s.indexOf(m[0], i + m[0].length)
       return end === -1 ? s.length : end + m[0].length
@@ -53,39 +54,49 @@ const skipSqlLiteral = (s: string, i: number): number => {
   return -1
 }
 
-/** Replaces `:name` with positional placeholders, numbering each distinct name once. */
-export const toPositional = (sql: string): PositionalSql => {
-  const names: Array<string> = []
-  let out = ""
+/** One `:name` in a SQL statement, at `index` (the colon). */
+export interface SqlParamRef {
+  readonly name: string
+  readonly index: number
+}
+
+/** Every `:name` reference, in order; `::casts`, literals, quoted identifiers and comments are skipped. */
+export const sqlParamRefs = (sql: string): ReadonlyArray<SqlParamRef> => {
+  const refs: Array<SqlParamRef> = []
   let i = 0
   while (i < sql.length) {
     const skipped = skipSqlLiteral(sql, i)
     if (skipped !== -1) {
-      out += sql.slice(i, skipped)
       i = skipped
       continue
     }
-    const c = sql[i]!
-    if (c === ":" && sql[i + 1] === ":") {
-      out += "::"
+    if (sql[i] === ":" && sql[i + 1] === ":") {
       i += 2
       continue
     }
-    const name = c === ":" && sql[i - 1] !== ":" ? readIdent(sql, i + 1) : ""
+    const name = sql[i] === ":" && sql[i - 1] !== ":" ? readIdent(sql, i + 1) : ""
     if (name !== "") {
-      let n = names.indexOf(name)
-      if (n === -1) {
-        names.push(name)
-        n = names.length - 1
-      }
-      out += `$${n + 1}`
+      refs.push({ name, index: i })
       i += 1 + name.length
       continue
     }
-    out += c
     i++
   }
-  return { text: out, names }
+  return refs
+}
+
+/** Replaces `:name` with positional placeholders, numbering each distinct name once. */
+export const toPositional = (sql: string): PositionalSql => {
+  const numbers = new Map<string, number>()
+  let out = ""
+  let from = 0
+  for (const ref of sqlParamRefs(sql)) {
+    const n = numbers.get(ref.name) ?? numbers.size + 1
+    numbers.set(ref.name, n)
+    out += `${sql.slice(from, ref.index)}$${n}`
+    from = ref.index + 1 + ref.name.length
+  }
+  return { text: out + sql.slice(from), names: [...numbers.keys()] }
 }
 
 /** The distinct `$name` parameters a Cypher query uses. */

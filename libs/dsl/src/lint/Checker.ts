@@ -1,9 +1,10 @@
 import { error, suggest } from "../Diagnostic.ts"
 import type { Diagnostic, Position } from "../Diagnostic.ts"
-import { positionOf } from "../Located.ts"
+import { occurrenceBefore, positionOf, positionWithin } from "../Located.ts"
 import type { Located, Path } from "../Located.ts"
 import { sqlMayReturn } from "../Mapping.ts"
-import { toPositional } from "../QueryParams.ts"
+import { sqlParamRefs } from "../QueryParams.ts"
+import { selectedColumns } from "../SelectList.ts"
 import type { PipelineSpec } from "../Spec.ts"
 import { connectionKinds } from "./Topology.ts"
 
@@ -41,6 +42,12 @@ export const makeChecker = (spec: PipelineSpec, ctx: LintContext): Checker => {
   const kinds = connectionKinds(spec)
   const paramNames = Object.keys(ctx.params)
   const usedSources = new Set<string>()
+  // Each source's query is read once, however many columns are asked of it.
+  const selections = new Map<string, ReadonlyArray<string> | null>()
+  const selectedColumnsOf = (sql: string) => {
+    if (!selections.has(sql)) selections.set(sql, selectedColumns(sql))
+    return selections.get(sql)!
+  }
   return {
     spec,
     ctx,
@@ -60,15 +67,30 @@ export const makeChecker = (spec: PipelineSpec, ctx: LintContext): Checker => {
       if (!(name in spec.sources)) out.push(error(at(path), `unknown source '${name}'`, suggest(name, Object.keys(spec.sources), "sources")))
     },
     requireSqlParams: (sql, path) => {
-      for (const p of toPositional(sql).names) {
-        if (!(p in ctx.params)) out.push(error(at(path), `query uses :${p}, which is not a param`, suggest(p, paramNames, "params")))
+      // Each unknown name once, where it is first written.
+      const reported = new Set<string>()
+      for (const ref of sqlParamRefs(sql)) {
+        if (ref.name in ctx.params || reported.has(ref.name)) continue
+        // A query of thousands of unknown names is one mistake, not thousands (and finding each costs a scan).
+        if (reported.size === 20) break
+        reported.add(ref.name)
+        const needle = `:${ref.name}`
+        out.push(error(positionWithin(ctx.doc, path, needle, occurrenceBefore(sql, needle, ref.index)), `query uses :${ref.name}, which is not a param`, suggest(ref.name, paramNames, "params") ?? "declare it under params, or write :: for a cast"))
       }
     },
     // A heuristic without a database; `plan` and every run check the live result exactly.
     requireColumn: (sourceName, column, path, role) => {
       const source = spec.sources[sourceName]
-      if (source === undefined || typeof source.sql !== "string" || sqlMayReturn(source.sql, column)) return
-      out.push(error(at(path), `source '${sourceName}' does not return column '${column}' (${role}): its query never names it`, `select it, or alias an expression AS ${column}`))
+      // An empty query is reported as such, not once per column.
+      if (source === undefined || typeof source.sql !== "string" || source.sql.trim() === "") return
+      if (!sqlMayReturn(source.sql, column)) {
+        out.push(error(at(path), `source '${sourceName}' does not return column '${column}' (${role}): its query never names it`, `select it, or alias an expression AS ${column}`))
+        return
+      }
+      const selected = selectedColumnsOf(source.sql)
+      if (selected !== null && !selected.some((s) => s.toLowerCase() === column.toLowerCase())) {
+        out.push(error(at(path), `source '${sourceName}' does not return column '${column}' (${role}): its query selects only ${selected.join(", ")}`, `add ${column} to the SELECT list, or alias an expression AS ${column}`))
+      }
     }
   }
 }

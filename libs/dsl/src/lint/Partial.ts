@@ -7,8 +7,9 @@ type Lint = (spec: PipelineSpec, ctx: LintContext) => ReadonlyArray<Diagnostic>
 
 const isMap = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === "object" && !Array.isArray(x)
 
-const samePlace = (a: Diagnostic, b: Diagnostic) =>
-  a.position !== null && b.position !== null && a.position.file === b.position.file && a.position.line === b.position.line && a.position.col === b.position.col
+/** On one line: a lint finding next to a schema problem is most likely that problem seen again. */
+const sameLine = (a: Diagnostic, b: Diagnostic) =>
+  a.position !== null && b.position !== null && a.position.file === b.position.file && a.position.line === b.position.line
 
 /**
  * Endpoints as decoding would give them. One the schema rejected becomes an endpoint of
@@ -29,12 +30,12 @@ const withDecodedEndpoints = (value: Record<string, unknown>): Record<string, un
 /**
  * Cross-checks a file that failed schema decoding too, so one pass reports both
  * kinds of problem. Lint assumes decoded shapes; where the malformed parts trip
- * it up, its findings are dropped, as are findings at a place the schema already flagged.
+ * it up, its findings are dropped, as are findings on a line the schema already flagged.
  */
 export const lintUndecoded = (lint: Lint, value: unknown, ctx: LintContext, schemaProblems: ReadonlyArray<Diagnostic>): ReadonlyArray<Diagnostic> => {
   if (!isMap(value) || !isMap(value["connections"]) || !isMap(value["sources"]) || !isMap(value["steps"])) return []
   try {
-    return lint(withDecodedEndpoints(value) as unknown as PipelineSpec, ctx).filter((d) => d.severity === "error" && !schemaProblems.some((s) => samePlace(s, d)))
+    return lint(withDecodedEndpoints(value) as unknown as PipelineSpec, ctx).filter((d) => d.severity === "error" && !schemaProblems.some((s) => sameLine(s, d)))
   } catch {
     return []
   }
