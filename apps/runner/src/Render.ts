@@ -20,6 +20,7 @@ const forecastNotes = (f: UnitForecast | undefined): ReadonlyArray<string> => {
   if (f.embed !== null) out.push(`${f.embed.new} new, ${f.embed.stale} changed, ${f.embed.fresh} up to date${f.embed.missing > 0 ? `, ${f.embed.missing} without a target row` : ""}${f.embed.invalid > 0 ? `, ${f.embed.invalid} with no text to embed` : ""}`)
   if (f.combined > 0) out.push(`${f.combined} more source rows combined into these`)
   if (f.cursorFrom !== null) out.push(`incremental: rows with cursor >= ${f.cursorFrom}`)
+  if (f.index !== null) out.push(f.index)
   return out
 }
 

@@ -8,8 +8,22 @@ import { Identifier, Name, NamedMap, TableName } from "./Names.ts"
  * Cross-references (sources, connections, params, models, cycles) are checked by Lint.
  */
 
-const PositiveInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThan(0, { message: "must be a positive integer" }))
-const NonNegativeInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0, { message: "must be a whole number, 0 or more" }))
+/**
+ * A whole number within bounds. Sizes and delays have upper bounds: a typo such as
+ * `batch_size: 1e12` would otherwise be accepted and exhaust memory or wait for ages.
+ */
+const WholeNumber = (minimum: number, maximum: number) => {
+  const most = maximum.toLocaleString("en-US")
+  const message = minimum === 1 ? `must be a positive integer, at most ${most}` : `must be a whole number from ${minimum} to ${most}`
+  return Schema.Number.check(Schema.isInt({ message }), Schema.isBetween({ minimum, maximum }, { message }))
+}
+
+/** Rows per page of a source read. */
+const PageSize = WholeNumber(1, 100_000)
+/** Texts per embedding call, or rows per graph write. */
+const BatchSize = WholeNumber(1, 10_000)
+/** pgvector stores at most 16,000 dimensions. */
+const Dimensions = WholeNumber(1, 16_000)
 
 /** A param value: the type of the default decides how `--set` values are parsed. */
 export const Scalar = Schema.Union([Schema.String, Schema.Number, Schema.Boolean, Schema.Null])
@@ -51,14 +65,29 @@ export const Source = Schema.Struct({
   connection: Name,
   key: KeyColumns,
   sql: Schema.String,
-  page_size: Schema.optionalKey(PositiveInt),
+  page_size: Schema.optionalKey(PageSize),
   incremental: Schema.optionalKey(Incremental)
 })
 
 export const Retry = Schema.Struct({
-  attempts: Schema.optionalKey(PositiveInt),
-  base_ms: Schema.optionalKey(PositiveInt),
-  max_ms: Schema.optionalKey(PositiveInt)
+  attempts: Schema.optionalKey(WholeNumber(1, 100)),
+  /** Up to 10 minutes before the first retry. */
+  base_ms: Schema.optionalKey(WholeNumber(1, 600_000)),
+  /** Up to an hour between retries. */
+  max_ms: Schema.optionalKey(WholeNumber(1, 3_600_000))
+})
+
+/**
+ * An approximate-nearest-neighbour index on the vector column, built after the vectors
+ * are written: HNSW (`m` 2-100, `ef_construction` 4-1000) or IVFFlat (`lists` 1-32768),
+ * by distance metric (default cosine).
+ */
+export const VectorIndexSpec = Schema.Struct({
+  method: Schema.Literals(["hnsw", "ivfflat"]),
+  metric: Schema.optionalKey(Schema.Literals(["cosine", "l2", "inner_product"])),
+  m: Schema.optionalKey(WholeNumber(2, 100)),
+  ef_construction: Schema.optionalKey(WholeNumber(4, 1000)),
+  lists: Schema.optionalKey(WholeNumber(1, 32_768))
 })
 
 export const EmbedInto = Schema.Struct({
@@ -67,7 +96,8 @@ export const EmbedInto = Schema.Struct({
   key: Identifier,
   vector: Identifier,
   set: Schema.optionalKey(NamedMap(Identifier, Scalar)),
-  dimensions: Schema.optionalKey(PositiveInt)
+  dimensions: Schema.optionalKey(Dimensions),
+  index: Schema.optionalKey(VectorIndexSpec)
 })
 
 export const Embed = Schema.Struct({
@@ -75,7 +105,7 @@ export const Embed = Schema.Struct({
   id: Schema.optionalKey(Identifier),
   text: Identifier,
   model: Schema.String,
-  batch_size: Schema.optionalKey(PositiveInt),
+  batch_size: Schema.optionalKey(BatchSize),
   into: EmbedInto
 })
 
@@ -120,7 +150,7 @@ export const RelationshipMapping = Schema.Struct({
 
 export const Graph = Schema.Struct({
   connection: Name,
-  batch_size: Schema.optionalKey(PositiveInt),
+  batch_size: Schema.optionalKey(BatchSize),
   /** The scope this step writes in: one property that holds a set of scope values on every entity. */
   lineage: Schema.optionalKey(NamedMap(Identifier, Scalar)),
   /** Default `on_missing` for every mapping of the step. */
@@ -137,7 +167,7 @@ export const Step = Schema.Struct({
   /** What a bad row does: `fail` the run (default) or `skip` it into the run's rejected rows. */
   on_error: Schema.optionalKey(Schema.Literals(["fail", "skip"])),
   /** Under `skip`, fail once more than this many rows of the step are rejected. */
-  max_rejected: Schema.optionalKey(NonNegativeInt),
+  max_rejected: Schema.optionalKey(WholeNumber(0, 10_000_000)),
   embed: Schema.optionalKey(Embed),
   graph: Schema.optionalKey(Graph)
 })

@@ -12,6 +12,26 @@ export interface VectorTarget {
   readonly vector: string
   /** Constant columns written alongside the vector (e.g. `embedding_model`). */
   readonly set: ReadonlyArray<{ readonly column: string; readonly value: Value }>
+  /** The approximate-nearest-neighbour index the step declares on the vector column, if any. */
+  readonly index?: VectorIndex | undefined
+}
+
+/** A declared pgvector index: HNSW (`m`, `ef_construction`) or IVFFlat (`lists`), by distance metric. */
+export interface VectorIndex {
+  readonly method: "hnsw" | "ivfflat"
+  readonly metric: "cosine" | "l2" | "inner_product"
+  /** Build parameters as pgvector names them (`m`, `ef_construction`, `lists`); absent ones take pgvector's defaults. */
+  readonly options: ReadonlyArray<{ readonly name: string; readonly value: number }>
+}
+
+/** What the database holds where a declared index should be. */
+export interface VectorIndexState {
+  /** The index's name (derived from table, column, method and metric). */
+  readonly name: string
+  /** `missing`: none; `valid`: as declared; `invalid`: a failed concurrent build left it unusable; `different`: another definition under that name. */
+  readonly state: "missing" | "valid" | "invalid" | "different"
+  /** The definition found, when there is one (`pg_get_indexdef`). */
+  readonly definition: string | null
 }
 
 /** What a vector target looks like in the database. */
@@ -53,4 +73,12 @@ export interface VectorStore {
    * no longer have a text to embed; returns the positions in `ids` whose vector was removed.
    */
   readonly clearVectors: (target: VectorTarget, ids: ReadonlyArray<Value>) => Effect.Effect<ReadonlyArray<number>, ConnectorFailure>
+  /** The state of the target's declared index (the target must declare one). */
+  readonly vectorIndex: (target: VectorTarget) => Effect.Effect<VectorIndexState, ConnectorFailure>
+  /**
+   * Creates the declared index unless it exists as declared, without blocking writers
+   * (CREATE INDEX CONCURRENTLY); an invalid leftover is rebuilt; another definition under
+   * its name fails. Returns whether it built one.
+   */
+  readonly ensureVectorIndex: (target: VectorTarget) => Effect.Effect<{ readonly name: string; readonly created: boolean }, ConnectorFailure>
 }

@@ -23,7 +23,7 @@ describe("compile", () => {
       expect(embed.unit.source.keyset.statement.text).toContain("pc.extractor_version = $1")
       expect(embed.unit.source.keyset.statement.params).toEqual(["batch-v2"])
       expect(embed.unit.source.keyset.pageSize).toBe(64)
-      expect(embed.unit.target).toEqual({ table: "passages", key: "passage_id", vector: "embedding", set: [{ column: "embedding_model", value: "bge-small-en-v1.5" }] })
+      expect(embed.unit.target).toEqual({ table: "passages", key: "passage_id", vector: "embedding", set: [{ column: "embedding_model", value: "bge-small-en-v1.5" }], index: { method: "hnsw", metric: "cosine", options: [] } })
       expect(embed.unit.force).toBe(false)
       expect(embed.rows).toEqual({ onError: "fail", maxRejected: null })
       const graph = plan.steps[1]!

@@ -8,6 +8,7 @@ import { readOnlyQuery } from "./ReadOnlyQuery.ts"
 import { makePgRunLedger } from "./RunLedger.ts"
 import { describeStatement } from "./Source.ts"
 import { countSource, cursorMax, duplicateKeys, nullKeys } from "./SourceChecks.ts"
+import { ensureVectorIndex, vectorIndexState } from "./VectorIndex.ts"
 import { makeVectorWriter } from "./VectorWriter.ts"
 
 /** Builds a SqlConnector over an already open pool (the pool's lifetime is the caller's). */
@@ -27,6 +28,8 @@ export const pgConnectorFromPool = (name: string, pool: pg.Pool): SqlConnector =
     embedStatus: vectors.status,
     writeVectors: vectors.write,
     clearVectors: vectors.clear,
+    vectorIndex: (target) => vectorIndexState(pool, target),
+    ensureVectorIndex: (target) => ensureVectorIndex(pool, target),
     fingerprint: (targets) => storeFingerprint(pool, targets),
     ledger: makePgRunLedger(pool)
   }

@@ -4,6 +4,7 @@ import { defaultRetry } from "../Retry.ts"
 import type { RetryPolicy } from "../Retry.ts"
 import { unique } from "./Sources.ts"
 import type { Binder } from "./Sources.ts"
+import type { VectorIndex } from "../VectorStore.ts"
 import type { EmbedStep, GraphStep, GraphUnit, PlannedStep, StepBase } from "./Types.ts"
 
 /** The default scope when a graph step declares no lineage: the pipeline's name in `pipelines`. */
@@ -55,7 +56,8 @@ const embedStep = (base: StepBase, binder: Binder, e: EmbedSpec, options: StepOp
         table: e.into.table,
         key: e.into.key,
         vector: e.into.vector,
-        set: Object.entries(e.into.set ?? {}).map(([column, value]) => ({ column, value }))
+        set: Object.entries(e.into.set ?? {}).map(([column, value]) => ({ column, value })),
+        ...(e.into.index ? { index: vectorIndexOf(e.into.index) } : {})
       }
     }
   }
@@ -119,3 +121,10 @@ const graphStep = (spec: PipelineSpec, base: StepBase, binder: Binder, g: GraphS
     units
   }
 }
+
+/** A declared index as the vector store takes it: the build options pgvector names, only those given. */
+const vectorIndexOf = (i: NonNullable<EmbedSpec["into"]["index"]>): VectorIndex => ({
+  method: i.method,
+  metric: i.metric ?? "cosine",
+  options: (["m", "ef_construction", "lists"] as const).flatMap((name) => (i[name] === undefined ? [] : [{ name, value: i[name] }]))
+})

@@ -38,6 +38,16 @@ export const dryRun = (plan: Plan, identity: RunIdentity): Effect.Effect<{ reado
         const duplicates = u.kind !== "embed" && u.folded ? [] : yield* sql.duplicateKeys(source, 3)
         const combined = u.kind !== "embed" && u.folded ? (yield* sql.count({ ...u.rawSource.keyset, cursor })) - total : 0
         let embed: UnitForecast["embed"] = null
+        let index: string | null = null
+        if (u.kind === "embed" && u.target.index !== undefined) {
+          const i = u.target.index
+          const state = yield* sqlOf(connectors, u.targetConnection).vectorIndex(u.target)
+          const what = `${i.method} index ${state.name} (${i.metric})`
+          index = state.state === "valid" ? `${what} exists`
+            : state.state === "missing" ? `${what} would be built after the vectors are written`
+            : state.state === "invalid" ? `${what} is invalid (a build died) and would be rebuilt`
+            : `an index named ${state.name} has another definition: the run would fail; drop it first`
+        }
         // A source with duplicate keys cannot be paged; the forecast says so instead.
         if (u.kind === "embed" && duplicates.length === 0) {
           const target = sqlOf(connectors, u.targetConnection)
@@ -55,7 +65,7 @@ export const dryRun = (plan: Plan, identity: RunIdentity): Effect.Effect<{ reado
         }
         const now = yield* Clock.currentTimeMillis
         units.push({ step: step.name, unit: u.unit, source: source.name, total, millis: now - started, status: "not run", ...zeroCounts, retryReasons: {} })
-        forecasts.push({ unit: u.unit, nullKeys: nulls.count, duplicateKeys: duplicates.map((d) => `${formatKey(d.key)} (${d.count} rows)`), combined, embed, cursorFrom: cursor?.from ?? null })
+        forecasts.push({ unit: u.unit, nullKeys: nulls.count, duplicateKeys: duplicates.map((d) => `${formatKey(d.key)} (${d.count} rows)`), combined, embed, cursorFrom: cursor?.from ?? null, index })
       }).pipe(Effect.mapError((e: ConnectorFailure) => toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null })(e)))
     for (const step of plan.steps) {
       for (const u of step.kind === "embed" ? [step.unit] : step.units) yield* forecast(step, u)

@@ -33,6 +33,8 @@ export interface UnitForecast {
   readonly embed: { readonly new: number; readonly stale: number; readonly fresh: number; readonly missing: number; readonly invalid: number } | null
   /** Incremental sources: the lower bound the run would read from. */
   readonly cursorFrom: string | null
+  /** Embed units declaring a vector index: what a run would do about it. */
+  readonly index: string | null
 }
 
 /** The outcome of executing a plan. */

@@ -64,7 +64,22 @@ export const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
     const embedder = yield* embedders.load(u.model).pipe(Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null })))
     ctx.providers[u.model] = embedder.provider
     yield* progress.note(`${step.name}: model ${embedder.model.name} (${embedder.model.dimensions}-d) on ${embedder.provider}`)
-    return [yield* runPlannedUnit(ctx, step, u, embedWork(u, step.rows, step.retry, sqlOf(connectors, u.targetConnection), embedder, ctx.run.runId, ctx.plan.pipeline))]
+    const target = sqlOf(connectors, u.targetConnection)
+    const report = yield* runPlannedUnit(ctx, step, u, embedWork(u, step.rows, step.retry, target, embedder, ctx.run.runId, ctx.plan.pipeline))
+    // The declared index is built once the vectors are written (building it first would slow every write).
+    const index = u.target.index
+    if (index !== undefined && (report.status === "done" || report.status === "done before")) {
+      const built = yield* withRetry(target.ensureVectorIndex(u.target), step.retry, () => Effect.void).pipe(
+        Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/index`, source: u.source.keyset.name, keyRange: null })),
+        Effect.withSpan("polymath.vector_index", { attributes: { "polymath.step": step.name } })
+      )
+      const what = `${index.method} index ${built.name} (${index.metric}) on ${u.target.table}.${u.target.vector}`
+      if (built.created) {
+        ctx.notes.push(`${step.name}: built ${what}`)
+        yield* progress.note(`${step.name}: built ${what}`)
+      }
+    }
+    return [report]
   }))
 
 export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
