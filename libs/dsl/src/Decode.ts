@@ -2,18 +2,27 @@ import { Exit, Schema, SchemaIssue } from "effect"
 import type { SchemaAST } from "effect"
 import { error, suggest } from "./Diagnostic.ts"
 import type { Diagnostic } from "./Diagnostic.ts"
-import { positionOf } from "./Located.ts"
+import { pathKey, positionOf } from "./Located.ts"
 import type { Located, Path } from "./Located.ts"
 import { PipelineSpec } from "./Spec.ts"
 
-// A short scalar is shown as it was written ('euclid', 3): "got string" would not say which value is wrong.
-const describeInput = (u: unknown): string =>
-  u === null ? "null"
-    : Array.isArray(u) ? "a list"
-    : typeof u === "object" ? "a map"
-    : typeof u === "string" && u.length <= 40 ? `'${u}'`
-    : (typeof u === "number" || typeof u === "boolean") ? `${typeof u} ${String(u)}`
-    : typeof u
+const describeKind = (u: unknown): string =>
+  u === null ? "null" : Array.isArray(u) ? "a list" : typeof u === "object" ? "a map" : typeof u
+
+/**
+ * What was found, for "must be X, got Y". A short scalar is shown as the file wrote it
+ * ('euclid', number 3): "got string" would not say which value is wrong. A value that
+ * came from `${...}` is described by its kind only, since it may hold an interpolated
+ * secret that must never be echoed.
+ */
+const describeInput = (doc: Located, path: Path, u: unknown): string => {
+  // Located keeps the source span of every scalar written with a `$` in it; one without a span had none.
+  const span = doc.spans.get(pathKey(path))
+  if (span !== undefined && span.source.slice(span.start, span.end).includes("${")) return describeKind(u)
+  if (typeof u === "string" && u.length <= 40) return `'${u}'`
+  if (typeof u === "number" || typeof u === "boolean") return `${typeof u} ${String(u)}`
+  return describeKind(u)
+}
 
 const literalsOf = (ast: SchemaAST.AST): ReadonlyArray<string> | null => {
   if (ast._tag === "Literal") return [String(ast.literal)]
@@ -38,8 +47,8 @@ const expectedOf = (ast: SchemaAST.AST): string => {
 }
 
 /**
- * Turns a schema issue tree into positioned diagnostics. Values are described by
- * type only: a value may hold an interpolated secret, so it is never echoed.
+ * Turns a schema issue tree into positioned diagnostics. A value is echoed only as the
+ * file wrote it, never after interpolation (see describeInput).
  */
 const collect = (doc: Located, issue: SchemaIssue.Issue, path: Path, out: Array<Diagnostic>): void => {
   // Past this many, the rest are not shown anyway, and each costs a did-you-mean search.
@@ -68,7 +77,7 @@ const collect = (doc: Located, issue: SchemaIssue.Issue, path: Path, out: Array<
       if (issue.issues.length === 1) return collect(doc, issue.issues[0]!, path, out)
       const mapMember = issue.issues.find((i) => i._tag === "Composite" && i.ast._tag === "Objects")
       if (mapMember && input !== null && typeof input === "object" && !Array.isArray(input)) return collect(doc, mapMember, path, out)
-      out.push(error(positionOf(doc, path), `${label(path)} must be ${expectedOf(issue.ast)}, got ${describeInput(input)}`))
+      out.push(error(positionOf(doc, path), `${label(path)} must be ${expectedOf(issue.ast)}, got ${describeInput(doc, path, input)}`))
       return
     }
     case "UnexpectedKey": {
@@ -95,7 +104,7 @@ const collect = (doc: Located, issue: SchemaIssue.Issue, path: Path, out: Array<
       return
     }
     case "InvalidType":
-      out.push(error(positionOf(doc, path), `${label(path)} must be ${expectedOf(issue.ast)}, got ${describeInput(valueAt(doc, path))}`))
+      out.push(error(positionOf(doc, path), `${label(path)} must be ${expectedOf(issue.ast)}, got ${describeInput(doc, path, valueAt(doc, path))}`))
       return
     default:
       out.push(error(positionOf(doc, path), `${label(path)} is not a valid value`))
@@ -140,7 +149,7 @@ export const label = (path: Path): string =>
 /** Decodes an interpolated document against the spec schema, or returns every problem. */
 export const decodeSpec = (doc: Located): { readonly spec: PipelineSpec | null; readonly diagnostics: ReadonlyArray<Diagnostic> } => {
   if (doc.value === null || typeof doc.value !== "object" || Array.isArray(doc.value)) {
-    const got = doc.value === null ? "the file is empty (or holds only comments)" : `got ${describeInput(doc.value)}`
+    const got = doc.value === null ? "the file is empty (or holds only comments)" : `got ${describeInput(doc, [], doc.value)}`
     return { spec: null, diagnostics: [error(positionOf(doc, []), `a pipeline file must be a YAML map with pipeline, connections, sources and steps; ${got}`, "start from pipelines/examples/movies.yaml")] }
   }
   const exit = Schema.decodeUnknownExit(PipelineSpec)(doc.value, { errors: "all", onExcessProperty: "error" })

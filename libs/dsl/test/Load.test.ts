@@ -156,6 +156,15 @@ describe("loadPipeline", () => {
       expect(r._tag === "Failure" && r.failure.message).toContain("hint: did you mean 'batch_size'?")
     }))
 
+  it.effect("a wrong value is echoed as written, but never one that came from the environment", () =>
+    Effect.gen(function*() {
+      const written = yield* problems("echo-written", good.replace("  embed_texts:\n", "  embed_texts:\n    on_error: ignore\n"))
+      expect(written.join("\n")).toContain("on_error must be one of fail, skip, got 'ignore'")
+      const secret = yield* problems("echo-env", good.replace("  embed_texts:\n", "  embed_texts:\n    on_error: ${env.SECRET_WORD}\n"), {}, { ...env, SECRET_WORD: "hunter2secret" })
+      expect(secret.join("\n")).toContain("on_error must be one of fail, skip, got string")
+      expect(secret.join("\n")).not.toContain("hunter2secret")
+    }))
+
   it.effect("wrong types and invalid identifiers", () =>
     Effect.gen(function*() {
       const text = good
