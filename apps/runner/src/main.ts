@@ -26,6 +26,9 @@ import { telemetryLayer } from "./Telemetry.ts"
 /** Exit codes, as documented in each command's --help. */
 export const ExitCode = { ok: 0, failed: 1, invalid: 2, verifyFailed: 3, rejectedRows: 4, interrupted: 130 } as const
 
+/** What an interrupted command says (the teardown below runs outside the program); only a run has a checkpoint to resume from. */
+let interruptedNote = "interrupted: nothing was written"
+
 const version = "0.1.0"
 
 const out = (s: string) => Effect.sync(() => void process.stdout.write(s.endsWith("\n") ? s : `${s}\n`))
@@ -54,6 +57,7 @@ const load = (args: CliArgs, allowMissingEnv: boolean) =>
     )
     const models = factory === null ? undefined : yield* modelFacts(factory)
     const defaults = yield* profileSets(args.pipeline!)
+    yield* Effect.logDebug(`loading ${args.pipeline}`)
     const loaded = yield* loadPipeline(args.pipeline!, { set: [...defaults, ...args.set], allowMissingEnv, ...(models ? { models } : {}) })
     for (const w of sortDiagnostics(loaded.warnings)) yield* Effect.logWarning(formatDiagnostic(w))
     return { loaded, factory }
@@ -215,6 +219,7 @@ const perform = (args: CliArgs, format: "text" | "json") =>
  */
 const dispatch = (settings: RunnerSettings, exitCode: Ref.Ref<number>) => (args: CliArgs) =>
   Effect.gen(function*() {
+    if (args.command === "run") interruptedNote = "interrupted: resources released; run again to resume from the last checkpoint"
     const format = args.logFormat ?? settings.logFormat
     // Text log lines go above the live progress lines instead of through them.
     const logging = loggingLayer(format, args.logLevel ?? settings.logLevel, format === "text" ? (line) => writeAboveProgress(line) : undefined)
@@ -246,7 +251,7 @@ NodeRuntime.runMain(main, {
   teardown: (exit, onExit) => {
     if (Exit.isSuccess(exit)) return onExit(exit.value as number)
     if (Cause.hasInterruptsOnly(exit.cause)) {
-      process.stderr.write("interrupted: resources released; run again to resume from the last checkpoint\n")
+      process.stderr.write(`${interruptedNote}\n`)
       return onExit(ExitCode.interrupted)
     }
     return onExit(ExitCode.invalid)

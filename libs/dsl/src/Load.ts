@@ -61,17 +61,32 @@ const add = (to: Array<Diagnostic>, ds: ReadonlyArray<Diagnostic>): void => {
 /** The most problems reported at once: past them, a file is broken in one way many times over. */
 const maxDiagnostics = 200
 
-const capped = (ds: ReadonlyArray<Diagnostic>): ReadonlyArray<Diagnostic> =>
-  ds.length <= maxDiagnostics
-    ? ds
-    : [...sortDiagnostics(ds).slice(0, maxDiagnostics), error(null, "more problems than these are not shown", "fix the ones above first")]
+/** Errors are kept before warnings, so a flood of warnings never hides why a file failed. */
+const capped = (ds: ReadonlyArray<Diagnostic>): ReadonlyArray<Diagnostic> => {
+  if (ds.length <= maxDiagnostics) return ds
+  const ranked = [...sortDiagnostics(ds.filter((d) => d.severity === "error")), ...sortDiagnostics(ds.filter((d) => d.severity !== "error"))]
+  const hidden = ranked.slice(maxDiagnostics)
+  const note = `${hidden.length} more problems are not shown`
+  return [
+    ...sortDiagnostics(ranked.slice(0, maxDiagnostics)),
+    hidden.some((d) => d.severity === "error") ? error(null, note, "fix the ones above first") : warning(null, note)
+  ]
+}
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
 
+/** Params are settings a person passes with --set; past this many, a file is carrying data. */
+export const maxParams = 1000
+
 /** The declared params' defaults (names and values checked here, not by the schema: a file may declare very many). */
-const declaredParams = (raw: Located, diagnostics: Array<Diagnostic>): Record<string, ScalarValue> => {
+const declaredParams = (raw: Located, diagnostics: Array<Diagnostic>): Record<string, ScalarValue> | null => {
   const declared = isMap(raw.value) ? raw.value["params"] : undefined
   if (!isMap(declared)) return {}
+  const names = Object.keys(declared)
+  if (names.length > maxParams) {
+    diagnostics.push(error(positionOf(raw, ["params", names[maxParams]!], "key"), `a pipeline declares at most ${maxParams} params; this file declares ${names.length}`, "params hold settings; keep data in the sources"))
+    return null
+  }
   const entries: Array<[string, ScalarValue]> = []
   for (const [k, v] of Object.entries(declared)) {
     if (!isIdentifier(k)) {
@@ -121,16 +136,22 @@ export const loadPipeline = (ref: string, options: LoadOptions = {}): Effect.Eff
     const dir = options.pipelinesDir ?? join(process.cwd(), "pipelines")
     const file = resolvePipelinePath(ref, dir)
     const read = readLocated(file, [], dir)
+    // Each stage runs without a pause; between them the event loop turns, so a SIGTERM or
+    // Ctrl-C that came in while a large file was parsed interrupts the load there.
+    yield* Effect.yieldNow
     if (!read.doc) return yield* new SpecError({ diagnostics: capped(read.diagnostics) })
     const raw = read.doc
     const diagnostics: Array<Diagnostic> = [...read.diagnostics]
     const defaults = declaredParams(raw, diagnostics)
+    if (defaults === null) return yield* new SpecError({ diagnostics: capped(diagnostics) })
     const params = resolveParams(raw, defaults, options.set ?? [], diagnostics)
     const env = yield* readEnv(envReferences(raw), options.env)
     const interpolated = interpolate(raw, { params, env, allowMissingEnv: options.allowMissingEnv ?? false })
     add(diagnostics, interpolated.diagnostics)
+    yield* Effect.yieldNow
     const decoded = decodeWithParams(interpolated.doc, defaults)
     add(diagnostics, decoded.diagnostics)
+    yield* Effect.yieldNow
     const lintContext = { doc: interpolated.doc, params, models: options.models ?? null }
     if (decoded.spec) add(diagnostics, lint(decoded.spec, lintContext))
     else add(diagnostics, lintBestEffort(interpolated.doc.value, lintContext, decoded.diagnostics))
