@@ -1,12 +1,12 @@
 import { Effect, Option } from "effect"
 import type { LogLevel } from "effect"
-import { Command, Flag, GlobalFlag } from "effect/cli"
+import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
 import { environmentHelp } from "./RunnerConfig.ts"
 import type { LogFormat } from "./RunnerConfig.ts"
 
 /** What the user asked for, whichever command parsed it. */
 export interface CliArgs {
-  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "test"
+  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "test" | "search"
   readonly pipeline: string | null
   readonly set: ReadonlyArray<string>
   readonly only: ReadonlyArray<string>
@@ -19,6 +19,20 @@ export interface CliArgs {
   readonly logLevel: LogLevel.LogLevel | null
   /** null: from POLYMATH_LOG_FORMAT, else text. */
   readonly logFormat: LogFormat | null
+  /** What `search` asks; null for other commands. */
+  readonly search: SearchArgs | null
+}
+
+export interface SearchArgs {
+  readonly name: string
+  readonly query: string
+  /** null: the search's own k. */
+  readonly k: number | null
+  readonly filters: ReadonlyArray<string>
+  readonly via: ReadonlyArray<string>
+  readonly exact: boolean
+  /** Print the result as JSON on stdout instead of a table. */
+  readonly json: boolean
 }
 
 /** `--log-format text|json`, for every command (log lines always go to stderr). */
@@ -58,7 +72,7 @@ const report = Flag.String("report").pipe(
 const json = Flag.String("json").pipe(Flag.optional, Flag.withMetavar("file"), Flag.withDescription("same as --report (kept for scripts written before it)"))
 
 const base = (command: CliArgs["command"], p: string | null): CliArgs => ({
-  command, pipeline: p, set: [], only: [], force: false, resume: true, verify: true, report: null, logLevel: null, logFormat: null
+  command, pipeline: p, set: [], only: [], force: false, resume: true, verify: true, report: null, logLevel: null, logFormat: null, search: null
 })
 
 /** The global settings every handler reads: --log-level (effect/cli's own) and --log-format. */
@@ -115,6 +129,30 @@ export const commandTree = <R>(dispatch: (args: CliArgs) => Effect.Effect<void, 
     Command.withExamples([{ command: "polymath schema > pipelines/pipeline.schema.json", description: "regenerate the committed schema" }])
   )
 
+  const search = Command.make("search", {
+    pipeline,
+    set,
+    name: Argument.String("search").pipe(Argument.withDescription("the name of a search the pipeline declares under searches:")),
+    query: Argument.String("query").pipe(Argument.withDescription("what to look for, in words")),
+    k: Flag.Int("k").pipe(Flag.optional, Flag.withDescription("how many hits (default: the search's k, else 10)")),
+    filter: Flag.String("filter").pipe(Flag.atLeast(0), Flag.withMetavar("column=value"), Flag.withDescription("keep rows whose column equals value (a column the search lists under filters; repeatable)")),
+    via: Flag.String("via").pipe(Flag.atLeast(0), Flag.withMetavar("TYPE:Label[:prop=value]"), Flag.withDescription("keep hits whose graph node has such a relationship, e.g. MENTIONS:Method (repeatable: all must hold)")),
+    exact: Flag.Boolean("exact").pipe(Flag.withDefault(false), Flag.withDescription("scan every vector instead of asking the vector index (exact, slower)")),
+    json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("print the hits and per-stage timings as JSON"))
+  }, (f) =>
+    handle({
+      ...base("search", f.pipeline),
+      set: f.set,
+      search: { name: f.name, query: f.query, k: Option.getOrNull(f.k), filters: f.filter, via: f.via, exact: f.exact, json: f.json }
+    })).pipe(
+      Command.withDescription("Semantic search over an embed step's vectors, expanded through the graph: embeds the query with the step's model, finds the nearest rows (the vector index's metric), and shows each hit with what the search's graph expansion returns. Exit codes: 0 ok (also when nothing matched), 1 a store failed, 2 unknown search, filter or --via."),
+      Command.withExamples([
+        { command: "polymath search -p batch-v1 passages \"contrastive pretraining of sentence encoders\"", description: "the 10 nearest passages with their paper and concepts" },
+        { command: "polymath search -p batch-v1 passages \"graph neural networks\" --via MENTIONS:Method --k 5", description: "only passages that mention a Method" },
+        { command: "polymath search -p batch-v1 passages \"retrieval\" --filter section=methods --json", description: "filtered by a column, as JSON" }
+      ])
+    )
+
   return Command.make("polymath").pipe(
     Command.withDescription(`Run declarative pipelines that embed passages into pgvector and sync a Neo4j graph.
 
@@ -122,7 +160,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid pipeline or command line, 3 verification f
 4 completed but rows were rejected (on_error: skip; listed in the summary), 130 interrupted.
 
 ${environmentHelp}`),
-    Command.withSubcommands([run, plan, validate, verify, test, schema]),
+    Command.withSubcommands([run, plan, validate, verify, test, search, schema]),
     Command.withGlobalFlags([LogFormatSetting])
   )
 }

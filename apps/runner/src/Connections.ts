@@ -9,7 +9,7 @@ import { makePgConnector } from "@polymath/postgres"
  * databases, released (pools drained, drivers closed) when the program ends, fails
  * or is interrupted.
  */
-export const connectorsLayer = (plan: Plan): Layer.Layer<Connectors, ConnectorFailure> =>
+export const connectorsLayer = (plan: Pick<Plan, "connections">): Layer.Layer<Connectors, ConnectorFailure> =>
   Layer.effect(
     Connectors,
     Effect.gen(function*() {

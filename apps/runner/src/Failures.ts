@@ -2,7 +2,7 @@ import { Cause, Effect } from "effect"
 import type { Config } from "effect"
 import type { SpecError } from "@polymath/dsl"
 import type { EmbeddingError } from "@polymath/embeddings"
-import type { ConnectorFailure, DataError, PlanError, StepError } from "@polymath/engine"
+import type { ConnectorFailure, DataError, PlanError, SearchError, StepError } from "@polymath/engine"
 import type { Neo4jError } from "@polymath/neo4j"
 import type { PgError } from "@polymath/postgres"
 
@@ -10,14 +10,14 @@ const exitFailed = 1
 const exitInvalid = 2
 
 /** Every typed failure a command can end with, as the engine's ports declare them. */
-export type CommandFailure = SpecError | PlanError | StepError | DataError | ConnectorFailure | Config.ConfigError
+export type CommandFailure = SpecError | PlanError | StepError | DataError | SearchError | ConnectorFailure | Config.ConfigError
 
 /**
  * The same, with the ports' `ConnectorFailure` resolved to the connectors this app
  * composes (connectorsLayer builds only Postgres and Neo4j connectors, embeddersLayer
  * only ONNX embedders), so every tag is a literal `catchTags` can match exhaustively.
  */
-type AppFailure = SpecError | PlanError | StepError | DataError | Config.ConfigError | PgError | Neo4jError | EmbeddingError
+type AppFailure = SpecError | PlanError | StepError | DataError | SearchError | Config.ConfigError | PgError | Neo4jError | EmbeddingError
 
 const hints = (hint: string | undefined): string => (hint ? hint.split("\n").map((h) => `\nhint: ${h}`).join("") : "")
 
@@ -40,6 +40,7 @@ export const reportFailure = (debug: boolean) => <A, R>(self: Effect.Effect<A, C
       SpecError: (e) => line(e.message, exitInvalid),
       PlanError: (e) => line(`the pipeline does not fit the databases or models:\n${e.problems.map((p) => `  - ${p}`).join("\n")}`, exitInvalid),
       ConfigError: (e) => line(`error: ${e.message}`, exitInvalid),
+      SearchError: (e) => line(`error: ${e.message}${hints(e.hint ?? undefined)}`, exitInvalid),
       StepError: stepFailure,
       DataError: stepFailure,
       PgError: connectorFailure,

@@ -5,7 +5,7 @@ import { Cause, Clock, Effect, Exit, Layer, Ref } from "effect"
 import { Command } from "effect/cli"
 import { displayPath, formatDiagnostic, loadPipeline, pipelineJsonSchema, resolvePipelinePath, sortDiagnostics, SpecError } from "@polymath/dsl"
 import type { LoadedPipeline, ModelFacts } from "@polymath/dsl"
-import { compile, Embedders, execute, formatTestReport, onlySteps, PlanError, Progress, RunEvents, runPipelineTests, testFileFor, verify } from "@polymath/engine"
+import { compile, compileSearch, Embedders, execute, formatTestReport, onlySteps, PlanError, Progress, RunEvents, runPipelineTests, runSearch, SearchError, testFileFor, verify } from "@polymath/engine"
 import type { CheckResult, Plan, RunObserver, UnitReport } from "@polymath/engine"
 import { layerConfig as embeddersFromConfig, makeEmbedderFactory } from "@polymath/embeddings"
 import type { OnnxEmbedderFactory } from "@polymath/embeddings"
@@ -16,6 +16,7 @@ import { reportFailure } from "./Failures.ts"
 import { loggingLayer } from "./Logging.ts"
 import { makeProgressEvents, progressRendererLayer, writeAboveProgress } from "./ProgressRenderer.ts"
 import { renderChecks, renderPlan, renderSummary } from "./Render.ts"
+import { renderSearch, searchJson } from "./SearchOutput.ts"
 import { profileSets } from "./Profile.ts"
 import { RunnerConfig } from "./RunnerConfig.ts"
 import type { RunnerSettings } from "./RunnerConfig.ts"
@@ -206,6 +207,15 @@ const perform = (args: CliArgs, format: "text" | "json") =>
         const report = yield* runPipelineTests(file, { set: [...(yield* profileSets(args.pipeline!)), ...args.set] })
         yield* out(formatTestReport(report))
         return report.failed > 0 ? ExitCode.failed : ExitCode.ok
+      }
+      case "search": {
+        const { loaded, factory } = yield* load(args, false)
+        const compiled = compileSearch(loaded, yield* planOf(args, loaded), args.search!.name)
+        if (compiled instanceof SearchError) return yield* compiled
+        const stores = Layer.mergeAll(connectorsLayer(compiled), factory === null ? embeddersFromConfig : Layer.succeed(Embedders, factory))
+        const result = yield* Effect.scoped(runSearch(compiled, args.search!)).pipe(Effect.provide(stores))
+        yield* out(args.search!.json ? searchJson(result) : renderSearch(result))
+        return ExitCode.ok
       }
       case "run":
         return yield* runCommand(args, format)

@@ -4,10 +4,12 @@ import { makeChecker } from "./lint/Checker.ts"
 import type { LintContext } from "./lint/Checker.ts"
 import { lintChecks } from "./lint/Checks.ts"
 import { lintUndecoded } from "./lint/Partial.ts"
+import { lintSearches } from "./lint/Searches.ts"
 import { lintConnections, lintSources, lintUnusedSources } from "./lint/Sources.ts"
 import { lintSteps } from "./lint/Steps.ts"
 
 export type { LintContext, ModelFacts } from "./lint/Checker.ts"
+export { searchGraphConnection } from "./lint/Searches.ts"
 export { checkConnection, connectionKinds, ledgerConnection, stepOrder } from "./lint/Topology.ts"
 
 /**
@@ -20,6 +22,7 @@ export const lint = (spec: PipelineSpec, ctx: LintContext): ReadonlyArray<Diagno
   lintSources(c)
   lintSteps(c)
   lintChecks(c)
+  lintSearches(c)
   lintUnusedSources(c)
   return c.out
 }

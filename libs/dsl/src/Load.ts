@@ -49,7 +49,7 @@ const canonical = (v: unknown): unknown => {
 
 /** Hash of the resolved spec; connections are left out so moving a database does not orphan a run. */
 const hashSpec = (spec: PipelineSpec): string => {
-  const { connections: _c, description: _d, verify: _v, ...rest } = spec
+  const { connections: _c, description: _d, verify: _v, searches: _s, ...rest } = spec
   return createHash("sha256").update(JSON.stringify(canonical(rest))).digest("hex").slice(0, 16)
 }
 

@@ -28,7 +28,7 @@ export const displayPath = (file: string): string => {
 }
 
 /** Sections whose entries a child pipeline overrides one by one; other keys are replaced whole. */
-const mergedSections = new Set(["params", "connections", "sources", "steps"])
+const mergedSections = new Set(["params", "connections", "sources", "steps", "searches"])
 
 /**
  * Pipeline files are configuration, a few kilobytes (batch-v1 is 6 KiB); a bigger one is

@@ -177,5 +177,21 @@ export const fieldDocs: Readonly<Record<string, FieldDoc>> = {
   "verify[].expect.of": { description: "What is compared: the first column of the first row (`value`, default) or the number of rows (`rows`)." },
   ...bound("equals", "The exact expected result"),
   ...bound("at_least", "The smallest result allowed"),
-  ...bound("at_most", "The greatest result allowed")
+  ...bound("at_most", "The greatest result allowed"),
+  "searches": { description: "Named semantic searches, run with `polymath search --pipeline <name> <search> \"query\"`: kNN over an embed step's vectors, expanded through the graph.", keys: "name" },
+  "searches.*": { description: "One search over an embed step's vectors." },
+  "searches.*.description": { description: "What the search finds, shown by `polymath search --help`-style listings." },
+  "searches.*.step": { description: "The embed step whose vectors are searched: its table, key, vector column, model (with the model's query prefix) and index metric.", rule: "name" },
+  "searches.*.return": { description: "Columns of the step's table shown with each hit.", rule: "identifier" },
+  "searches.*.return[]": { rule: "identifier" },
+  "searches.*.filters": { description: "Columns of the step's table that `--filter column=value` may name (compared as text).", rule: "identifier" },
+  "searches.*.filters[]": { rule: "identifier" },
+  "searches.*.k": { description: "How many hits when `--k` is not given (default 10)." },
+  "searches.*.graph": { description: "How hits continue into the graph: the node each hit is, and an optional expansion read." },
+  "searches.*.graph.connection": { description: "The Neo4j connection (default: the pipeline's only one).", rule: "name" },
+  "searches.*.graph.node": { description: "The node a hit is, `Label(key_property)`: the hit's key matches that property. `--via TYPE:Label` keeps hits whose node has such a relationship.", rule: "endpoint" },
+  "searches.*.graph.node.label": { description: "The hit node's label.", rule: "identifier" },
+  "searches.*.graph.node.key": { description: "The hit node's key property (property: column).", keys: "identifier" },
+  "searches.*.graph.node.key.*": { rule: "identifier" },
+  "searches.*.graph.expand": { description: "A Cypher read that receives the hits' keys as `$keys` (and the pipeline's params) and returns a `key` column and what to show beside each hit; run once per search." }
 }

@@ -190,6 +190,34 @@ export const Check = Schema.Struct({
   expect: Expect
 })
 
+/** How a search's hits continue into the graph. */
+export const SearchGraph = Schema.Struct({
+  /** The Neo4j connection; default: the pipeline's only one. */
+  connection: Schema.optionalKey(Name),
+  /** The node a hit is, e.g. `Passage(passage_id)`: its label and the key property the hit's key matches. */
+  node: EndpointSpec,
+  /** A read that receives the hits' keys as `$keys` and returns a `key` column with what to show beside each hit. */
+  expand: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * A named semantic search over an embed step's vectors: the query is embedded with the
+ * step's model (its query prefix applied), the nearest rows of the step's vector table are
+ * found with the index's metric, and their keys are expanded through the graph.
+ */
+export const Search = Schema.Struct({
+  description: Schema.optionalKey(Schema.String),
+  /** The embed step whose vectors are searched: its table, key, vector column and model. */
+  step: Name,
+  /** Columns of the step's table shown with each hit. */
+  return: Schema.optionalKey(Schema.Array(Identifier)),
+  /** Columns of the step's table that `--filter column=value` may name. */
+  filters: Schema.optionalKey(Schema.Array(Identifier)),
+  /** Hits returned when `--k` is not given (default 10). */
+  k: Schema.optionalKey(WholeNumber(1, 1000)),
+  graph: Schema.optionalKey(SearchGraph)
+})
+
 export const PipelineSpec = Schema.Struct({
   pipeline: Name,
   description: Schema.optionalKey(Schema.String),
@@ -200,7 +228,8 @@ export const PipelineSpec = Schema.Struct({
   retry: Schema.optionalKey(Retry),
   sources: NamedMap(Name, Source),
   steps: NamedMap(Name, Step),
-  verify: Schema.optionalKey(Schema.Array(Check))
+  verify: Schema.optionalKey(Schema.Array(Check)),
+  searches: Schema.optionalKey(NamedMap(Name, Search))
 })
 
 /** A decoded pipeline file. */
@@ -212,6 +241,7 @@ export type GraphSpec = typeof Graph.Type
 export type NodeMappingSpec = typeof NodeMapping.Type
 export type RelationshipMappingSpec = typeof RelationshipMapping.Type
 export type CheckSpec = typeof Check.Type
+export type SearchSpec = typeof Search.Type
 export type BoundSpec = typeof Bound.Type
 export type RetrySpec = typeof Retry.Type
 export type ConnectionSpec = typeof Connection.Type

@@ -19,6 +19,8 @@ export interface Embedder {
   /** Which onnxruntime execution provider runs the model (e.g. "cpu", "cuda"). */
   readonly provider: string
   readonly embed: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Float32Array>, ConnectorFailure>
+  /** Embeds search queries: the model's query prefix (e.g. BGE's retrieval instruction), if any, is prepended. */
+  readonly embedQueries: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Float32Array>, ConnectorFailure>
 }
 
 /** Resolves model names through the registry and loads them. */

@@ -127,6 +127,18 @@ export interface GraphConnector {
   readonly fingerprint: Effect.Effect<string, ConnectorFailure>
   /** Runs a read query (verification) in a read transaction. Integers come back as numbers when safe, else bigint. */
   readonly query: (cypher: string, params: Readonly<Record<string, Value>>) => Effect.Effect<ReadonlyArray<Row>, ConnectorFailure>
+  /** The key values (as text) of the `node.label` nodes that have every hop, e.g. a MENTIONS relationship to a :Method. */
+  readonly relatedKeys: (node: { readonly label: string; readonly key: string }, hops: ReadonlyArray<GraphHop>) => Effect.Effect<ReadonlyArray<string>, ConnectorFailure>
+}
+
+/**
+ * A relationship a node must have: of `type`, in either direction, to a node with
+ * `label`, optionally one whose `property` (as text) equals `value`.
+ */
+export interface GraphHop {
+  readonly type: string
+  readonly label: string
+  readonly property: { readonly name: string; readonly value: string } | null
 }
 
 /** Opens a graph connector; connectivity is checked before it is returned, the scope closes it. */

@@ -81,4 +81,32 @@ export interface VectorStore {
    * its name fails. Returns whether it built one.
    */
   readonly ensureVectorIndex: (target: VectorTarget) => Effect.Effect<{ readonly name: string; readonly created: boolean }, ConnectorFailure>
+  /** The `k` rows nearest to a query vector (see `NearestRequest`), nearest first, in a read-only transaction. */
+  readonly nearest: (request: NearestRequest) => Effect.Effect<ReadonlyArray<NearestRow>, ConnectorFailure>
+}
+
+/**
+ * A k-nearest-neighbour query over a vector target. Without filters or keys and without
+ * `exact`, it may use the declared index (approximate, fast); otherwise it is an exact
+ * scan of the rows that pass, so a narrow filter never returns fewer than `k` rows.
+ */
+export interface NearestRequest {
+  readonly target: VectorTarget
+  readonly metric: "cosine" | "l2" | "inner_product"
+  readonly vector: Float32Array
+  readonly k: number
+  /** Columns of the target table returned with each row. */
+  readonly columns: ReadonlyArray<string>
+  /** Equality filters on columns of the target table, compared as text. */
+  readonly filters: ReadonlyArray<{ readonly column: string; readonly value: string }>
+  /** Only rows whose key (as text) is one of these; null: every row. */
+  readonly keys: ReadonlyArray<string> | null
+  readonly exact: boolean
+}
+
+/** One row of a kNN answer: its key as text, its pgvector distance (by the request's metric) and the requested columns. */
+export interface NearestRow {
+  readonly key: string
+  readonly distance: number
+  readonly columns: Readonly<Record<string, Value>>
 }

@@ -9,6 +9,7 @@ import { makeWriteNodes, makeWriteRelationships } from "./GraphWrites.ts"
 import { acquireNeo4jDriver } from "./Neo4jDriver.ts"
 import type { Neo4jDriver } from "./Neo4jDriver.ts"
 import { prepareCypher } from "./Neo4jError.ts"
+import { makeRelatedKeys } from "./RelatedKeys.ts"
 import { databaseInfoStatement, uniqueConstraintStatement } from "./SchemaStatements.ts"
 import { makeScopeSweeps } from "./ScopeSweeps.ts"
 import { fromDriverValue, toDriverParams } from "./Values.ts"
@@ -57,6 +58,7 @@ const makeConnector = (name: string, driver: Neo4jDriver): GraphConnector => {
     writeRelationships: makeWriteRelationships(name, driver),
     ...makeScopeSweeps(name, driver),
     fingerprint,
-    query
+    query,
+    relatedKeys: makeRelatedKeys(name, driver)
   }
 }

@@ -9,6 +9,7 @@ import { makePgRunLedger } from "./RunLedger.ts"
 import { describeStatement } from "./Source.ts"
 import { countSource, cursorMax, duplicateKeys, nullKeys } from "./SourceChecks.ts"
 import { ensureVectorIndex, vectorIndexState } from "./VectorIndex.ts"
+import { nearest } from "./VectorSearch.ts"
 import { makeVectorWriter } from "./VectorWriter.ts"
 
 /** Builds a SqlConnector over an already open pool (the pool's lifetime is the caller's). */
@@ -30,6 +31,7 @@ export const pgConnectorFromPool = (name: string, pool: pg.Pool): SqlConnector =
     clearVectors: vectors.clear,
     vectorIndex: (target) => vectorIndexState(pool, target),
     ensureVectorIndex: (target) => ensureVectorIndex(pool, target),
+    nearest: (request) => nearest(pool, request),
     fingerprint: (targets) => storeFingerprint(pool, targets),
     ledger: makePgRunLedger(pool)
   }

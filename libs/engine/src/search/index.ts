@@ -1,0 +1,3 @@
+export * from "./Search.ts"
+export * from "./SearchPlan.ts"
+export { parseFilter, parseVia } from "./Via.ts"
