@@ -7,7 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest"
 import { loadSmallCorpus, passageId } from "./corpus.ts"
-import { e2eEnv, pgRows, resetDatabase, resetGraph, run, runner } from "./support.ts"
+import { e2eEnv, pgExec, pgRows, resetDatabase, resetGraph, run, runner } from "./support.ts"
 
 const db = "polymath_search"
 const model = ["--set", "model=bge-small-en-v1.5-q"]
@@ -103,13 +103,25 @@ describe("search", () => {
     expect(gat.length).toBeLessThan(withMethod.length)
   })
 
-  it("keeps only rows whose column equals a --filter, searched exactly", async () => {
+  it("keeps only rows whose column equals a --filter (through the index), and --exact scans every vector", async () => {
     const r = await searchJson("passages", "results on a benchmark", "--k", "50", "--filter", "section=methods")
     expect(r.hits.map((h) => h.key).sort()).toEqual([1, 5, 9, 13].map(passageId).sort())
     expect(r.hits.every((h) => h.columns["section"] === "methods")).toBe(true)
+    expect(r.exact).toBe(false)
     const exact = await searchJson("passages", "we study protein folding", "--k", "4", "--exact")
     expect(exact.exact).toBe(true)
     expect(exact.hits.map((h) => h.key).sort()).toEqual([8, 9, 10, 11].map(passageId).sort())
+  })
+
+  it("searches only vectors the step's model made (a row marked with another model is not a hit)", async () => {
+    await pgExec("UPDATE passages SET embedding_model = 'legacy' WHERE passage_id = $1", [passageId(9)], db)
+    try {
+      const r = await searchJson("passages", "we study protein folding", "--k", "4")
+      expect(r.hits.map((h) => h.key)).not.toContain(passageId(9))
+      expect(r.hits).toHaveLength(4)
+    } finally {
+      await pgExec("UPDATE passages SET embedding_model = 'bge-small-en-v1.5-q' WHERE passage_id = $1", [passageId(9)], db)
+    }
   })
 
   it("refuses an unknown search, filter column or hop with exit 2, before any store is asked", async () => {

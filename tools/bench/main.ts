@@ -1,5 +1,5 @@
 /**
- * npm run bench -- <embed|memory|large> [options]     (see --help)
+ * npm run bench -- <embed|memory|large|search> [options]     (see --help)
  *
  * Benchmarks of the embed path and of the runner's memory. Needs the local stack
  * (`npm run stack -- up`, `eval "$(npm run -s stack -- env)"`) for `embed` and `memory`; creates and
@@ -10,6 +10,7 @@ import { embedBench } from "./embed.ts"
 import { methods } from "./embed.ts"
 import { largeBench } from "./large.ts"
 import { memoryBench } from "./memory.ts"
+import { searchBench } from "./search.ts"
 
 const USAGE = `usage: npm run bench -- <command> [options]
 
@@ -51,6 +52,16 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --passages N          passages to extrapolate to (default 973)
     --mean-tokens T       their mean length in tokens (default: the scale-1 corpus's, measured)
     --json FILE
+
+  search   precision@10 per topic on the scale-1 corpus (embedded by the pipeline), and on the
+           scale-100 corpus (vectors: perturbed copies of scale-1 vectors) HNSW recall@10 vs
+           the exact scan and warm query latency (embed, kNN, graph expansion) p50/p95
+    --model NAME          (default bge-small-en-v1.5)
+    --reps R              timed queries per kNN mode (default 40)
+    --recall-queries N    stored vectors used as recall queries (default 200)
+    --noise X             uniform noise per dimension of the perturbed copies (default 0.02)
+    --no-graph            skip syncing the scale-100 graph (the expansion is then not timed)
+    --json FILE           at least precision_at_10, hnsw_recall_at_10, p50_ms
 `
 
 const main = async (): Promise<void> => {
@@ -81,6 +92,9 @@ const main = async (): Promise<void> => {
       spinning: { type: "string" },
       "batch-tokens": { type: "string" },
       "batch-rows": { type: "string" },
+      "recall-queries": { type: "string" },
+      noise: { type: "string" },
+      "no-graph": { type: "boolean" },
       help: { type: "boolean" }
     }
   })
@@ -129,6 +143,16 @@ const main = async (): Promise<void> => {
           : values.graph ? ["embed_passages", "sync_graph"] : ["embed_passages"],
         nodeOptions: values["node-options"] ?? null,
         scales: (values.scales ?? "1,100").split(",").map((s) => int("scales", s.trim())!),
+        json: values.json ?? null
+      })
+      return
+    case "search":
+      await searchBench({
+        model: values.model ?? "bge-small-en-v1.5",
+        reps: int("reps", values.reps) ?? 40,
+        recallQueries: int("recall-queries", values["recall-queries"]) ?? 200,
+        noise: values.noise === undefined ? 0.02 : Number(values.noise),
+        graph: !values["no-graph"],
         json: values.json ?? null
       })
       return

@@ -24,9 +24,9 @@ export const renderSearch = (result: SearchResult): string => {
   const rows = result.hits.map((h) => [
     String(h.rank),
     (h.similarity ?? h.distance).toFixed(4),
-    cell(h.key, 40),
-    ...columns.map((c) => cell(h.columns[c], 40)),
-    ...graph.map((c) => cell(h.graph?.[c]))
+    cell(h.key, 36),
+    ...columns.map((c) => cell(h.columns[c], 34)),
+    ...graph.map((c) => cell(h.graph?.[c], 34))
   ])
   const t = result.timings
   const how = result.exact ? "exact scan" : "vector index"

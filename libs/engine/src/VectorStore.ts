@@ -86,9 +86,10 @@ export interface VectorStore {
 }
 
 /**
- * A k-nearest-neighbour query over a vector target. Without filters or keys and without
- * `exact`, it may use the declared index (approximate, fast); otherwise it is an exact
- * scan of the rows that pass, so a narrow filter never returns fewer than `k` rows.
+ * A k-nearest-neighbour query over the rows of a vector target that its step wrote (those
+ * holding its `set` constants: a vector another model made is not comparable). Without keys
+ * and without `exact`, it may use the declared index (approximate, fast; filters through
+ * pgvector's iterative index scan); with keys or `exact`, an exact scan of the rows that pass.
  */
 export interface NearestRequest {
   readonly target: VectorTarget

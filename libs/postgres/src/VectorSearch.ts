@@ -20,10 +20,18 @@ const probes = (request: NearestRequest): number => {
 }
 
 /**
- * The kNN statement. Unfiltered and not exact, it is `ORDER BY vec <=> $1 LIMIT k`, which
- * the declared index answers. With filters or keys (or `exact`), the rows that pass are
- * materialized first and ordered by an exact scan: an index scan filters after it has
- * picked its candidates, so a narrow filter would return fewer than `k` rows.
+ * The rows a step wrote carry its `set` constants (e.g. `embedding_model`): only they are
+ * searched, since a vector another model made is not comparable with the query's.
+ */
+const writtenBy = (request: NearestRequest) =>
+  request.target.set.filter((s) => s.value !== null).map((s) => ({ column: s.column, value: String(s.value) }))
+
+/**
+ * The kNN statement. Not exact and without keys, it is `ORDER BY vec <=> $1 LIMIT k`, which
+ * the declared index answers; filters are applied by pgvector's iterative index scan (set
+ * in the transaction), so a filter that drops candidates does not leave fewer than `k`. With
+ * keys (a graph constraint) or `exact`, the rows that pass are materialized and ordered by an
+ * exact scan.
  */
 const statement = (request: NearestRequest, keyType: string, vectorType: string) => {
   const t = request.target
@@ -34,19 +42,19 @@ const statement = (request: NearestRequest, keyType: string, vectorType: string)
     params.push(request.keys)
     where.push(`t.${quoteIdent(t.key)} = ANY($${params.length}::${keyType}[])`)
   }
-  for (const f of request.filters) {
+  for (const f of [...writtenBy(request), ...request.filters]) {
     params.push(f.value)
     where.push(`t.${quoteIdent(f.column)}::text = $${params.length}`)
   }
   const columns = request.columns.map((c, i) => `t.${quoteIdent(c)} AS ${quoteIdent(`c${i}`)}`)
   const select = [`t.${quoteIdent(t.key)}::text AS key`, ...columns].join(", ")
   const query = `$1::${vectorType.replace(/\(.*$/, "")}`
-  const exact = request.exact || request.keys !== null || request.filters.length > 0
+  const exact = request.exact || request.keys !== null
   const text = exact
     ? `WITH candidates AS MATERIALIZED (SELECT ${select}, t.${quoteIdent(t.vector)} AS v FROM ${quoteQualified(t.table)} t WHERE ${where.join(" AND ")})
        SELECT *, (v ${op} ${query})::float8 AS distance FROM candidates ORDER BY v ${op} ${query} LIMIT $2`
-    : `SELECT ${select}, (t.${quoteIdent(t.vector)} ${op} ${query})::float8 AS distance FROM ${quoteQualified(t.table)} t
-        WHERE ${where.join(" AND ")} ORDER BY t.${quoteIdent(t.vector)} ${op} ${query} LIMIT $2`
+    : `SELECT * FROM (SELECT ${select}, (t.${quoteIdent(t.vector)} ${op} ${query})::float8 AS distance FROM ${quoteQualified(t.table)} t
+        WHERE ${where.join(" AND ")} ORDER BY t.${quoteIdent(t.vector)} ${op} ${query} LIMIT $2) hits ORDER BY distance`
   return { text, params }
 }
 
@@ -69,6 +77,9 @@ export const nearest = (pool: pg.Pool, request: NearestRequest): Effect.Effect<R
           yield* runQuery(client, context, "BEGIN READ ONLY")
           yield* runQuery(client, context, `SET LOCAL hnsw.ef_search = ${efSearch(request.k)}`)
           yield* runQuery(client, context, `SET LOCAL ivfflat.probes = ${probes(request)}`)
+          // pgvector >= 0.8: an index scan whose candidates a filter drops goes on scanning (IVFFlat only in relaxed order; the outer ORDER BY restores it).
+          yield* runQuery(client, context, "SET LOCAL hnsw.iterative_scan = strict_order")
+          yield* runQuery(client, context, "SET LOCAL ivfflat.iterative_scan = relaxed_order")
           return (yield* runQuery(client, context, text, params)).rows as ReadonlyArray<Record<string, Value>>
         }),
       "ROLLBACK"
