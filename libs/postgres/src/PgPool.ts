@@ -46,25 +46,33 @@ const overrides = new Map<number, Parser>([
   [INT8_ARRAY, wrapArray(INT8_ARRAY)]
 ])
 
-/**
- * Per-pool type parsers: int2/int4/int8 (and their arrays) as bigint, everything else
- * as pg's defaults. Passed as the pool's `types` option so pg's global parsers, which
- * other libs in the process share, are left alone.
- */
-export const pgTypeParsers: CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") => {
-    const override = format === "binary" ? undefined : overrides.get(oid)
-    return override ?? pg.types.getTypeParser(oid, format)
-  }) as CustomTypesConfig["getTypeParser"]
-}
+/** pgvector's text form, `[0.1,-2,3e-05]`, as numbers: a graph property then holds a LIST<FLOAT>, not a 4,700-character string. */
+const parseVector: Parser = (value) => JSON.parse(value) as Array<number>
 
 /**
- * Opens a pg.Pool, checks connectivity with `SELECT 1`, and ends the pool when the
- * scope closes. Fails with a (retryable when transient) PgError that never shows the DSN.
+ * Per-pool type parsers: int2/int4/int8 (and their arrays) as bigint, pgvector's vector and
+ * halfvec as number arrays (their OIDs differ per database, so the pool learns them when it
+ * connects), everything else as pg's defaults. Passed as the pool's `types` option so pg's
+ * global parsers, which other libs in the process share, are left alone.
+ */
+const pgTypeParsers = (vectorOids: ReadonlySet<number>): CustomTypesConfig => ({
+  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+    const override = format === "binary" ? undefined : overrides.get(oid) ?? (vectorOids.has(oid) ? parseVector : undefined)
+    return override ?? pg.types.getTypeParser(oid, format)
+  }) as CustomTypesConfig["getTypeParser"]
+})
+
+/** Checks connectivity and finds pgvector's types in the same round trip. */
+const connectQuery = "SELECT coalesce(array_agg(oid::int), '{}') AS oids FROM pg_type WHERE typname IN ('vector', 'halfvec')"
+
+/**
+ * Opens a pg.Pool, checks connectivity (learning pgvector's type OIDs), and ends the pool
+ * when the scope closes. Fails with a (retryable when transient) PgError that never shows the DSN.
  */
 export const acquirePgPool = (options: PgPoolOptions): Effect.Effect<pg.Pool, PgError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.suspend(() => {
+      const vectorOids = new Set<number>()
       const pool = new pg.Pool({
         connectionString: Redacted.value(options.dsn),
         max: options.max ?? 4,
@@ -72,13 +80,16 @@ export const acquirePgPool = (options: PgPoolOptions): Effect.Effect<pg.Pool, Pg
         idleTimeoutMillis: 30_000,
         keepAlive: true,
         application_name: options.applicationName ?? "polymath-etl",
-        types: pgTypeParsers
+        types: pgTypeParsers(vectorOids)
       })
       // An idle client whose backend dies emits 'error' on the pool; without a listener
       // Node would crash the process. The pool already discards that client.
       pool.on("error", () => {})
       return Effect.tryPromise({
-        try: () => pool.query("SELECT 1"),
+        try: async () => {
+          const result = await pool.query<{ oids: ReadonlyArray<bigint> }>(connectQuery)
+          for (const oid of result.rows[0]?.oids ?? []) vectorOids.add(Number(oid))
+        },
         catch: (cause) => toPgError(cause, "connecting to Postgres")
       }).pipe(
         Effect.as(pool),
