@@ -126,6 +126,13 @@ export const CombineRules = Schema.Union([Combine, NamedMap(Identifier, Combine)
 /** What happens to an entity this scope wrote earlier that the source no longer yields. */
 export const OnMissing = Schema.Literals(["keep", "delete"])
 
+/** A Neo4j vector index on a list-of-floats property of the mapping's nodes (Neo4j caps dimensions at 4096). */
+export const NodeVectorIndex = Schema.Struct({
+  property: Identifier,
+  dimensions: WholeNumber(1, 4096),
+  similarity: Schema.optionalKey(Schema.Literals(["cosine", "euclidean"]))
+})
+
 export const NodeMapping = Schema.Struct({
   label: Identifier,
   from: Name,
@@ -133,7 +140,8 @@ export const NodeMapping = Schema.Struct({
   properties: Schema.optionalKey(Properties),
   labels_from: Schema.optionalKey(LabelsFrom),
   combine: Schema.optionalKey(CombineRules),
-  on_missing: Schema.optionalKey(OnMissing)
+  on_missing: Schema.optionalKey(OnMissing),
+  vector_index: Schema.optionalKey(NodeVectorIndex)
 })
 
 export const RelationshipMapping = Schema.Struct({

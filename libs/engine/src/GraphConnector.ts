@@ -99,11 +99,21 @@ export interface UnscopeResult {
   readonly unscoped: number
 }
 
+/** A Neo4j vector index on `label.property`. */
+export interface GraphVectorIndex {
+  readonly label: string
+  readonly property: string
+  readonly dimensions: number
+  readonly similarity: "cosine" | "euclidean"
+}
+
 /** A connection to a graph database. */
 export interface GraphConnector {
   readonly name: string
   /** Creates a uniqueness constraint per (label, key) if it does not exist yet. */
   readonly ensureConstraints: (nodes: ReadonlyArray<{ readonly label: string; readonly key: ReadonlyArray<string> }>) => Effect.Effect<void, ConnectorFailure>
+  /** Creates each vector index unless one of its name exists. */
+  readonly ensureVectorIndexes: (indexes: ReadonlyArray<GraphVectorIndex>) => Effect.Effect<void, ConnectorFailure>
   /**
    * MERGEs one batch of nodes in one managed write transaction, writing only what differs:
    * a node whose properties, extra label and scope are already as the row says is not touched.

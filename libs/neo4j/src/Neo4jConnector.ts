@@ -10,7 +10,7 @@ import { acquireNeo4jDriver } from "./Neo4jDriver.ts"
 import type { Neo4jDriver } from "./Neo4jDriver.ts"
 import { prepareCypher } from "./Neo4jError.ts"
 import { makeRelatedKeys } from "./RelatedKeys.ts"
-import { databaseInfoStatement, uniqueConstraintStatement } from "./SchemaStatements.ts"
+import { databaseInfoStatement, uniqueConstraintStatement, vectorIndexStatement } from "./SchemaStatements.ts"
 import { makeScopeSweeps } from "./ScopeSweeps.ts"
 import { fromDriverValue, toDriverParams } from "./Values.ts"
 
@@ -35,6 +35,13 @@ const makeConnector = (name: string, driver: Neo4jDriver): GraphConnector => {
       }
     })
 
+  const ensureVectorIndexes: GraphConnector["ensureVectorIndexes"] = (indexes) =>
+    Effect.forEach(indexes, (index) =>
+      Effect.gen(function*() {
+        const context = `${name}: creating vector index on ${index.label}(${index.property})`
+        yield* driver.run(context, yield* prepareCypher(context, () => vectorIndexStatement(index)))
+      }), { discard: true })
+
   const fingerprint: GraphConnector["fingerprint"] = driver.read(`${name}: reading the database identity`, async (tx: ManagedTransaction) => {
     const record = (await tx.run(databaseInfoStatement)).records[0]
     const field = (key: string): string => String(fromDriverValue(record?.get(key) ?? null))
@@ -54,6 +61,7 @@ const makeConnector = (name: string, driver: Neo4jDriver): GraphConnector => {
   return {
     name,
     ensureConstraints,
+    ensureVectorIndexes,
     writeNodes: makeWriteNodes(name, driver),
     writeRelationships: makeWriteRelationships(name, driver),
     ...makeScopeSweeps(name, driver),

@@ -1,4 +1,5 @@
 /** Statements about the database itself: its identity and the uniqueness constraints MERGE relies on. */
+import type { GraphVectorIndex } from "@polymath/engine"
 import { invalidWrite, quote } from "./Cypher.ts"
 
 /** Identifies the database: `name`, `id`, `creationDate`. */
@@ -9,6 +10,17 @@ export const constraintName = (label: string, key: ReadonlyArray<string>): strin
   quote(label, "label")
   for (const k of key) quote(k, "key property")
   return `polymath_${label}_${key.join("_")}_unique`
+}
+
+/**
+ * `CREATE VECTOR INDEX ... IF NOT EXISTS FOR (n:Label) ON (n.prop) OPTIONS {...}`; the name
+ * is derived from label and property, so the same declaration is created once.
+ */
+export const vectorIndexStatement = (index: GraphVectorIndex): string => {
+  const name = `${index.label}_${index.property}_vector`
+  if (!Number.isInteger(index.dimensions) || index.dimensions < 1 || index.dimensions > 4096) throw invalidWrite(`vector index ${name}: dimensions must be 1-4096`)
+  return `CREATE VECTOR INDEX ${quote(name, "index name")} IF NOT EXISTS FOR (n:${quote(index.label, "label")}) ON (n.${quote(index.property, "property")}) ` +
+    `OPTIONS { indexConfig: { \`vector.dimensions\`: ${index.dimensions}, \`vector.similarity_function\`: '${index.similarity === "euclidean" ? "euclidean" : "cosine"}' } }`
 }
 
 /** `CREATE CONSTRAINT <name> IF NOT EXISTS FOR (n:Label) REQUIRE (n.a, n.b) IS UNIQUE` (single-property form for one key). */

@@ -46,6 +46,10 @@ const lintNode = (c: Checker, g: GraphSpec, node: NodeMappingSpec, np: Path, lin
   }
   lintCombine(c, `${node.label} node`, node.from, identity, props, node.combine, np, `make the source return one row per ${node.label} (SELECT DISTINCT or GROUP BY, with key: ${identity.join(", ")}), or declare combine (e.g. combine: last)`)
   lintMirror(c, g, node.from, node.on_missing, node.on_missing !== undefined ? [...np, "on_missing"] : [...np, "from"])
+  const vi = node.vector_index
+  if (vi !== undefined && !props.includes(vi.property)) {
+    out.push(error(at([...np, "vector_index", "property"]), `vector_index property '${vi.property}' is not a property of ${node.label}`, props.length > 0 ? `its properties: ${props.join(", ")}` : "list it under properties"))
+  }
 }
 
 /** Each endpoint names a label a node mapping of the step writes, matched on exactly that label's key. */

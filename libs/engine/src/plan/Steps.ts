@@ -67,6 +67,9 @@ const graphStep = (spec: PipelineSpec, base: StepBase, binder: Binder, g: GraphS
   const name = base.name
   const units: Array<GraphUnit> = []
   const constraints = new Map<string, ReadonlyArray<string>>()
+  const vectorIndexes = (g.nodes ?? []).flatMap((n) =>
+    n.vector_index ? [{ label: n.label, property: n.vector_index.property, dimensions: n.vector_index.dimensions, similarity: n.vector_index.similarity ?? "cosine" as const }] : []
+  )
   const [lineageProperty, lineageValue] = Object.entries(g.lineage ?? {})[0] ?? [defaultScopeProperty, spec.pipeline]
   for (const [i, n] of (g.nodes ?? []).entries()) {
     const key = nodeKey(n)
@@ -116,6 +119,7 @@ const graphStep = (spec: PipelineSpec, base: StepBase, binder: Binder, g: GraphS
     kind: "graph",
     connection: g.connection,
     constraints: [...constraints].map(([label, key]) => ({ label, key })),
+    vectorIndexes,
     // Lint rejects a NULL or empty scope value.
     scope: { property: lineageProperty, value: lineageValue ?? "" },
     units

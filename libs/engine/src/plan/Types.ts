@@ -1,6 +1,6 @@
 import type { Redacted } from "effect"
 import type { ScalarValue } from "@polymath/dsl"
-import type { NodeWrite, RelationshipWrite, SyncScope } from "../GraphConnector.ts"
+import type { GraphVectorIndex, NodeWrite, RelationshipWrite, SyncScope } from "../GraphConnector.ts"
 import type { RetryPolicy } from "../Retry.ts"
 import type { KeysetSource, SqlStatement, VectorTarget } from "../SqlConnector.ts"
 
@@ -88,6 +88,8 @@ export interface GraphStep extends StepBase {
   readonly kind: "graph"
   readonly connection: string
   readonly constraints: ReadonlyArray<{ readonly label: string; readonly key: ReadonlyArray<string> }>
+  /** Neo4j vector indexes the step's node mappings declare, created with the constraints. */
+  readonly vectorIndexes: ReadonlyArray<GraphVectorIndex>
   readonly scope: SyncScope
   /** Nodes first, then relationships, so endpoints exist before they are matched. */
   readonly units: ReadonlyArray<GraphUnit>

@@ -87,7 +87,7 @@ export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
     const connectors = yield* Connectors
     const graph = graphOf(connectors, step.connection)
     const stamp = { scope: step.scope, runId: ctx.run.runId }
-    yield* withRetry(graph.ensureConstraints(step.constraints), step.retry, () => Effect.void).pipe(
+    yield* withRetry(Effect.andThen(graph.ensureConstraints(step.constraints), graph.ensureVectorIndexes(step.vectorIndexes)), step.retry, () => Effect.void).pipe(
       Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/constraints`, source: "-", keyRange: null }))
     )
     const reports: Array<UnitReport> = []
