@@ -15,39 +15,15 @@ import { parseArgs } from "node:util"
 import { ConfigProvider, Effect, Exit } from "effect"
 import { parse } from "yaml"
 import { loadPipeline } from "@polymath/dsl"
+import { densestPipeline, manyParamsPipeline } from "../../libs/dsl/test/largeFiles.ts"
 
 const { values } = parseArgs({ options: { reps: { type: "string", default: "5" } } })
 const reps = Number(values.reps)
 
 const dir = mkdtempSync(join(tmpdir(), "dsl-load-"))
-const params = (n: number) => Array.from({ length: n }, (_, i) => `  p${i}: ${i}`).join("\n")
-const tail = (sources: string) => `connections:
-  pg: { postgres: { dsn: "postgres://etl@localhost/corpus" } }
-sources:
-${sources}  papers: { connection: pg, key: paper_id, sql: "SELECT paper_id, abstract FROM papers WHERE version = :version" }
-steps:
-  embed_papers:
-    embed: { from: papers, text: abstract, model: small, into: { table: papers, key: paper_id, vector: embedding } }
-`
-const properties = Array.from({ length: 33_000 }, (_, i) => `c${i}`).join(", ")
 const files = {
-  huge: { text: `pipeline: huge\nparams:\n${params(300_000)}\n  version: v1\n${tail("")}`, expect: "refused" },
-  densest: {
-    text: `pipeline: densest
-connections:
-  pg: { postgres: { dsn: "postgres://etl@localhost/corpus" } }
-  graph: { neo4j: { uri: "bolt://localhost:7687", user: neo4j, password: x } }
-sources:
-  papers: { connection: pg, key: paper_id, sql: "SELECT * FROM papers" }
-steps:
-  g:
-    graph:
-      connection: graph
-      nodes:
-        - { label: Paper, from: papers, key: paper_id, properties: [${properties}] }
-`,
-    expect: "loaded"
-  }
+  huge: { text: manyParamsPipeline("huge", 300_000), expect: "refused" },
+  densest: { text: densestPipeline(), expect: "loaded" }
 } as const
 for (const [name, f] of Object.entries(files)) writeFileSync(join(dir, `${name}.yaml`), f.text)
 

@@ -14,6 +14,7 @@ const main = join(import.meta.dirname, "../src/main.ts")
 const dir = mkdtempSync(join(tmpdir(), "polymath-signals-"))
 // The densest file accepted (256 KiB of one flow list): about a second of loading on a slow machine.
 const file = join(dir, "densest.yaml")
+// The same file as libs/dsl/test/largeFiles.ts builds (a test cannot import another project's tests).
 writeFileSync(file, `pipeline: densest
 connections:
   pg: { postgres: { dsn: "postgres://etl@localhost/corpus" } }

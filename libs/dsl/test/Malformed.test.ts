@@ -3,6 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Effect, Exit } from "effect"
+import { densestPipeline, manyParamsPipeline } from "./largeFiles.ts"
 import { formatDiagnostic, loadPipeline, sortDiagnostics, SpecError } from "../src/index.ts"
 import type { Diagnostic } from "../src/index.ts"
 
@@ -138,15 +139,6 @@ describe("loading time", () => {
   // in about a second there (tools/bench/dsl-load.ts measures both). The bound here is
   // loose so a busy CI machine does not fail it, while a quadratic step would take minutes.
   const dir = mkdtempSync(join(tmpdir(), "dsl-big-"))
-  const params = (n: number) => Array.from({ length: n }, (_, i) => `  p${i}: ${i}`).join("\n")
-  const tail = `connections:
-  pg: { postgres: { dsn: "postgres://etl@localhost/corpus" } }
-sources:
-  papers: { connection: pg, key: paper_id, sql: "SELECT paper_id, abstract FROM papers WHERE version = :version" }
-steps:
-  embed_papers:
-    embed: { from: papers, text: abstract, model: small, into: { table: papers, key: paper_id, vector: embedding } }
-`
   const timed = (file: string) =>
     Effect.gen(function*() {
       const started = performance.now()
@@ -156,7 +148,7 @@ steps:
 
   it.effect("a 5 MB file with 300,000 params is refused before it is parsed", () =>
     Effect.gen(function*() {
-      const text = `pipeline: big\nparams:\n${params(300_000)}\n  version: v1\n${tail}`
+      const text = manyParamsPipeline("big", 300_000)
       expect(text.length).toBeGreaterThan(5_000_000)
       writeFileSync(join(dir, "big.yaml"), text)
       const { seconds } = yield* timed(join(dir, "big.yaml"))
@@ -167,7 +159,7 @@ steps:
 
   it.effect("a file under 256 KiB with 15,000 params is told where the 1001st is", () =>
     Effect.gen(function*() {
-      writeFileSync(join(dir, "many.yaml"), `pipeline: many\nparams:\n${params(15_000)}\n  version: v1\n${tail}`)
+      writeFileSync(join(dir, "many.yaml"), manyParamsPipeline("many", 15_000))
       const { seconds } = yield* timed(join(dir, "many.yaml"))
       expect(seconds).toBeLessThan(boundSeconds)
       const ds = yield* failureOf(join(dir, "many.yaml"))
@@ -177,20 +169,7 @@ steps:
 
   it.effect("the densest file accepted (256 KiB: a node mapping of 33,000 properties) loads", () =>
     Effect.gen(function*() {
-      const properties = Array.from({ length: 33_000 }, (_, i) => `c${i}`).join(", ")
-      const text = `pipeline: densest
-connections:
-  pg: { postgres: { dsn: "postgres://etl@localhost/corpus" } }
-  graph: { neo4j: { uri: "bolt://localhost:7687", user: neo4j, password: x } }
-sources:
-  papers: { connection: pg, key: paper_id, sql: "SELECT * FROM papers" }
-steps:
-  g:
-    graph:
-      connection: graph
-      nodes:
-        - { label: Paper, from: papers, key: paper_id, properties: [${properties}] }
-`
+      const text = densestPipeline()
       expect(text.length).toBeGreaterThan(240 * 1024)
       expect(text.length).toBeLessThanOrEqual(256 * 1024)
       writeFileSync(join(dir, "densest.yaml"), text)
