@@ -19,9 +19,8 @@ import type { Scope } from "effect"
 import { loadPipeline } from "@polymath/dsl"
 import { makeEmbedderFactory } from "@polymath/embeddings"
 import { compile, compileSearch, Connectors, Embedders, runSearch, SearchError } from "@polymath/engine"
-import type { Embedder, GraphConnector, SearchPlan, SearchResult, SqlConnector } from "@polymath/engine"
-import { makeNeo4jConnector } from "@polymath/neo4j"
-import { makePgConnector } from "@polymath/postgres"
+import type { Embedder, SearchResult } from "@polymath/engine"
+import { connectorsLayer } from "../../apps/runner/src/Connections.ts"
 import { TOPICS } from "../fixtures/src/topics.ts"
 import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
 import { dsnWithDatabase, ensureBenchDatabase, log, machine, machineLoad, median, nodeBin, repoRoot, round, stackDsn, table } from "./common.ts"
@@ -56,21 +55,6 @@ const searchPlan = (env: Record<string, string>, model: string) =>
     return plan
   }).pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { ...process.env, ...env } as Record<string, string> })))
 
-/** The connectors a search opens, as the runner builds them. */
-const connectorsFor = (plan: SearchPlan) =>
-  Layer.effect(
-    Connectors,
-    Effect.gen(function*() {
-      const sql = new Map<string, SqlConnector>()
-      const graph = new Map<string, GraphConnector>()
-      for (const c of plan.connections) {
-        if (c.kind === "postgres") sql.set(c.name, yield* makePgConnector({ name: c.name, dsn: c.dsn }))
-        else graph.set(c.name, yield* makeNeo4jConnector({ name: c.name, uri: c.uri, user: c.user, password: c.password, database: c.database }))
-      }
-      return Connectors.of({ sql, graph })
-    })
-  )
-
 const percentile = (xs: ReadonlyArray<number>, p: number) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!
@@ -103,7 +87,7 @@ const precisionAtScale1 = (o: SearchBenchOptions) =>
         // A topic with fewer than 10 passages can fill only that many of the 10 places.
         rows.push({ topic: t.key, passages: relevant, precision: hits / Math.min(k, relevant), query: topicQuery(t) })
       }
-    })).pipe(Effect.provide(connectorsFor(noGraph)))
+    })).pipe(Effect.provide(connectorsLayer(noGraph)))
     return rows
   })
 
@@ -196,7 +180,7 @@ const recallAndLatency = (o: SearchBenchOptions, dsn: string, neo4jUri: string |
       }
       const rows: Array<LatencyRow> = (["hnsw", "exact"] as const).map((mode) => ({ mode, ...latency[mode] }))
       return { recall: recall / queries.length, queries: queries.length, rows }
-    })).pipe(Effect.provide(connectorsFor(plan)))
+    })).pipe(Effect.provide(connectorsLayer(plan)))
   })
 
 export const searchBench = async (o: SearchBenchOptions): Promise<void> => {
