@@ -78,7 +78,7 @@ describe("search", () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/batch-v1 \/ passages: 2 hits for "we study protein folding" \(bge-small-en-v1\.5-q, cosine, vector index\)/)
     expect(r.stdout).toMatch(/#\s+similarity\s+key\s+section\s+paper\s+methods\s+problems\s+other_concepts/)
-    expect(r.stdout).toContain("Ünïcode — and other hazards in protein folding")
+    expect(r.stdout).toContain("Ünïcode — and other hazards in pr…")
     expect(r.stdout).toMatch(/time: embed [\d.]+ ms, kNN [\d.]+ ms, graph expansion [\d.]+ ms/)
   })
 

@@ -27,11 +27,9 @@ const writtenBy = (request: NearestRequest) =>
   request.target.set.filter((s) => s.value !== null).map((s) => ({ column: s.column, value: String(s.value) }))
 
 /**
- * The kNN statement. Not exact and without keys, it is `ORDER BY vec <=> $1 LIMIT k`, which
- * the declared index answers; filters are applied by pgvector's iterative index scan (set
- * in the transaction), so a filter that drops candidates does not leave fewer than `k`. With
- * keys (a graph constraint) or `exact`, the rows that pass are materialized and ordered by an
- * exact scan.
+ * The kNN statement. Without keys, it is `ORDER BY vec <=> $1 LIMIT k`, which the declared
+ * index answers (unless `exact`); filters are applied by pgvector's iterative index scan (set
+ * in the transaction), so a filter that drops candidates does not leave fewer than `k`.
  */
 const statement = (request: NearestRequest, keyType: string, vectorType: string) => {
   const t = request.target
@@ -49,8 +47,10 @@ const statement = (request: NearestRequest, keyType: string, vectorType: string)
   const columns = request.columns.map((c, i) => `t.${quoteIdent(c)} AS ${quoteIdent(`c${i}`)}`)
   const select = [`t.${quoteIdent(t.key)}::text AS key`, ...columns].join(", ")
   const query = `$1::${vectorType.replace(/\(.*$/, "")}`
-  const exact = request.exact || request.keys !== null
-  const text = exact
+  // Keys narrow the rows to a few: those are materialized (their key index finds them) and
+  // ordered exactly. `exact` alone is the same ORDER BY with index scans turned off (see
+  // `nearest`): a sequential scan keeps the k nearest in a bounded heap, never every row.
+  const text = request.keys !== null
     ? `WITH candidates AS MATERIALIZED (SELECT ${select}, t.${quoteIdent(t.vector)} AS v FROM ${quoteQualified(t.table)} t WHERE ${where.join(" AND ")})
        SELECT *, (v ${op} ${query})::float8 AS distance FROM candidates ORDER BY v ${op} ${query} LIMIT $2`
     : `SELECT * FROM (SELECT ${select}, (t.${quoteIdent(t.vector)} ${op} ${query})::float8 AS distance FROM ${quoteQualified(t.table)} t
@@ -80,6 +80,7 @@ export const nearest = (pool: pg.Pool, request: NearestRequest): Effect.Effect<R
           // pgvector >= 0.8: an index scan whose candidates a filter drops goes on scanning (IVFFlat only in relaxed order; the outer ORDER BY restores it).
           yield* runQuery(client, context, "SET LOCAL hnsw.iterative_scan = strict_order")
           yield* runQuery(client, context, "SET LOCAL ivfflat.iterative_scan = relaxed_order")
+          if (request.exact) yield* runQuery(client, context, "SET LOCAL enable_indexscan = off")
           return (yield* runQuery(client, context, text, params)).rows as ReadonlyArray<Record<string, Value>>
         }),
       "ROLLBACK"
