@@ -1,12 +1,12 @@
 import { Effect, Option } from "effect"
 import type { LogLevel } from "effect"
-import { Command, Flag, GlobalFlag } from "effect/cli"
+import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
 import { environmentHelp } from "./RunnerConfig.ts"
 import type { LogFormat } from "./RunnerConfig.ts"
 
 /** What the user asked for, whichever command parsed it. */
 export interface CliArgs {
-  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "test"
+  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "test" | "trace"
   readonly pipeline: string | null
   readonly set: ReadonlyArray<string>
   readonly only: ReadonlyArray<string>
@@ -19,6 +19,8 @@ export interface CliArgs {
   readonly logLevel: LogLevel.LogLevel | null
   /** null: from POLYMATH_LOG_FORMAT, else text. */
   readonly logFormat: LogFormat | null
+  /** `trace`: where it starts (a label and key values) and how far it goes; null for other commands. */
+  readonly trace: { readonly label: string; readonly key: ReadonlyArray<string>; readonly depth: number; readonly json: boolean } | null
 }
 
 /** `--log-format text|json`, for every command (log lines always go to stderr). */
@@ -58,7 +60,7 @@ const report = Flag.String("report").pipe(
 const json = Flag.String("json").pipe(Flag.optional, Flag.withMetavar("file"), Flag.withDescription("same as --report (kept for scripts written before it)"))
 
 const base = (command: CliArgs["command"], p: string | null): CliArgs => ({
-  command, pipeline: p, set: [], only: [], force: false, resume: true, verify: true, report: null, logLevel: null, logFormat: null
+  command, pipeline: p, set: [], only: [], force: false, resume: true, verify: true, report: null, logLevel: null, logFormat: null, trace: null
 })
 
 /** The global settings every handler reads: --log-level (effect/cli's own) and --log-format. */
@@ -105,6 +107,25 @@ export const commandTree = <R>(dispatch: (args: CliArgs) => Effect.Effect<void, 
     Command.withExamples([{ command: "polymath verify --pipeline batch-v1 --set extractor_version=batch-v2", description: "check batch-v2's traceability" }])
   )
 
+  const trace = Command.make("trace", {
+    pipeline,
+    set,
+    label: Argument.String("label").pipe(Argument.withDescription("the label of a node mapping of the pipeline, e.g. Concept, Passage, Paper")),
+    key: Argument.String("key").pipe(Argument.variadic(), Argument.withDescription("values of the label's key properties, in key order; fewer than all match every node with that prefix")),
+    depth: Flag.Int("depth").pipe(Flag.withDefault(2), Flag.withDescription("how many relationship hops to follow (default 2)")),
+    json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("print the trace as one JSON document"))
+  }, (f) => handle({ ...base("trace", f.pipeline), set: f.set, trace: { label: f.label, key: f.key, depth: f.depth, json: f.json } })).pipe(
+    Command.withDescription(
+      "Follow one node through the pipeline's relationship mappings, reading each hop from both stores side by side: the mapping's source rows in Postgres and the relationships in Neo4j holding this run's lineage, the nodes at their ends, and their vectors. Lists every difference. Exit codes: 0 the stores agree, 3 differences were found, 2 an unknown label or a wrong number of key values."
+    ),
+    Command.withExamples([
+      { command: "polymath trace -p batch-v1 Concept BERT method", description: "the concept (name, type), the passages that mention it, their papers" },
+      { command: "polymath trace -p batch-v1 Concept BERT", description: "every concept named BERT, whatever its type" },
+      { command: "polymath trace -p batch-v1 Paper 7b1c0a8e-0000-4000-8000-000000000001 --depth 1 --json", description: "a paper and its passages, as JSON" },
+      { command: "polymath trace -p batch-v1 --set extractor_version=batch-v2 Passage <passage_id>", description: "a passage as batch-v2 sees it" }
+    ])
+  )
+
   const test = Command.make("test", { pipeline, set }, (f) => handle({ ...base("test", f.pipeline), set: f.set })).pipe(
     Command.withDescription("Run the pipeline's test cases (<pipeline>.test.yaml beside it): its mappings on in-memory rows, no database."),
     Command.withExamples([{ command: "polymath test --pipeline batch-v1", description: "check batch-v1's mappings against pipelines/batch-v1.test.yaml" }])
@@ -122,7 +143,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid pipeline or command line, 3 verification f
 4 completed but rows were rejected (on_error: skip; listed in the summary), 130 interrupted.
 
 ${environmentHelp}`),
-    Command.withSubcommands([run, plan, validate, verify, test, schema]),
+    Command.withSubcommands([run, plan, validate, verify, trace, test, schema]),
     Command.withGlobalFlags([LogFormatSetting])
   )
 }

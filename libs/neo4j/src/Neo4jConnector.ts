@@ -11,6 +11,7 @@ import type { Neo4jDriver } from "./Neo4jDriver.ts"
 import { prepareCypher } from "./Neo4jError.ts"
 import { databaseInfoStatement, uniqueConstraintStatement } from "./SchemaStatements.ts"
 import { makeScopeSweeps } from "./ScopeSweeps.ts"
+import { makeTraceReads } from "./TraceReads.ts"
 import { fromDriverValue, toDriverParams } from "./Values.ts"
 
 /** Opens a Neo4j graph connector; the driver is verified before it is returned and closed with the scope. */
@@ -56,6 +57,7 @@ const makeConnector = (name: string, driver: Neo4jDriver): GraphConnector => {
     writeNodes: makeWriteNodes(name, driver),
     writeRelationships: makeWriteRelationships(name, driver),
     ...makeScopeSweeps(name, driver),
+    ...makeTraceReads(name, driver),
     fingerprint,
     query
   }
