@@ -112,7 +112,7 @@ export const commandTree = <R>(dispatch: (args: CliArgs) => Effect.Effect<void, 
     set,
     label: Argument.String("label").pipe(Argument.withDescription("the label of a node mapping of the pipeline, e.g. Concept, Passage, Paper")),
     key: Argument.String("key").pipe(Argument.variadic(), Argument.withDescription("values of the label's key properties, in key order; fewer than all match every node with that prefix")),
-    depth: Flag.Int("depth").pipe(Flag.withDefault(2), Flag.withDescription("how many relationship hops to follow (default 2)")),
+    depth: Flag.Int("depth").pipe(Flag.withDefault(2), Flag.withDescription("how many relationship hops to follow, 0 to 10 (default 2)")),
     json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("print the trace as one JSON document"))
   }, (f) => handle({ ...base("trace", f.pipeline), set: f.set, trace: { label: f.label, key: f.key, depth: f.depth, json: f.json } })).pipe(
     Command.withDescription(

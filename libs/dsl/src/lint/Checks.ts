@@ -66,6 +66,6 @@ const lintStoreCheck = (c: Checker, check: CheckSpec, g: GraphMatchesSourceSpec,
   if (found.length === 0) {
     out.push(error(at([...gp, field]), `check '${check.name}': no graph mapping writes the ${noun} '${name}'`, suggest(name, known, `${noun}s`)))
   } else if (found.length > 1) {
-    out.push(error(at([...gp, field]), `check '${check.name}': ${found.length} mappings write the ${noun} '${name}' (${found.map((f) => `steps.${f.step}`).join(", ")}); the check compares the graph with one mapping's source`))
+    out.push(error(at([...gp, field]), `check '${check.name}': ${found.length} mappings write the ${noun} '${name}' (${found.map((f) => `steps.${f.step}.graph.${field === "node" ? "nodes" : "relationships"}[${f.index}]`).join(", ")}); the check compares the graph with one mapping's source`))
   }
 }
