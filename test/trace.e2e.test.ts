@@ -3,7 +3,8 @@
  * in its own database: after a clean run both stores agree hop by hop; each planted
  * difference (a relationship deleted from the graph, a source row deleted, a stray
  * relationship, a NULL vector, a lost node) is found and named, by trace and by verify
- * (exit 3), where equal counts pass; bad input exits 2. Through the runner CLI, as a user runs it.
+ * (exit 3), where equal counts pass; bad input (an unknown label, a wrong number of key
+ * values, a key no store has) exits 2. Through the runner CLI, as a user runs it.
  */
 import { readFileSync } from "node:fs"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -102,6 +103,9 @@ describe("trace and graph_matches_source", () => {
     expect(many.stderr).toContain("Concept is keyed by (name, type): give 1 to 2 values, in that order; got 3")
     const none = await traceOf("Passage")
     expect(none.code).toBe(2)
+    const typo = await traceOf("Concept", "protein foldin")
+    expect(typo.code).toBe(2)
+    expect(typo.stderr).toContain("no Concept node matches name=protein foldin, neither in Postgres (source concepts) nor in the graph")
   })
 
   it("a mention lost by the graph and a stray one: the counts still agree, the store check names both (exit 3)", async () => {

@@ -116,7 +116,7 @@ export const commandTree = <R>(dispatch: (args: CliArgs) => Effect.Effect<void, 
     json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("print the trace as one JSON document"))
   }, (f) => handle({ ...base("trace", f.pipeline), set: f.set, trace: { label: f.label, key: f.key, depth: f.depth, json: f.json } })).pipe(
     Command.withDescription(
-      "Follow one node through the pipeline's relationship mappings, reading each hop from both stores side by side: the mapping's source rows in Postgres and the relationships in Neo4j holding this run's lineage, the nodes at their ends, and their vectors. Lists every difference. Exit codes: 0 the stores agree, 3 differences were found, 2 an unknown label or a wrong number of key values."
+      "Follow one node through the pipeline's relationship mappings, reading each hop from both stores side by side: the mapping's source rows in Postgres and the relationships in Neo4j holding this run's lineage, the nodes at their ends, and their vectors. Lists every difference. Exit codes: 0 the stores agree, 3 differences were found, 2 an unknown label, a wrong number of key values or a key neither store has."
     ),
     Command.withExamples([
       { command: "polymath trace -p batch-v1 Concept BERT method", description: "the concept (name, type), the passages that mention it, their papers" },

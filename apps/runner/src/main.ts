@@ -208,6 +208,11 @@ const perform = (args: CliArgs, format: "text" | "json") =>
         const start = resolveStart(model, t.label, t.key)
         if ("problem" in start) return yield* Effect.logError(`error: ${start.problem}`).pipe(Effect.as(ExitCode.invalid))
         const result = yield* trace(model, start, t.depth).pipe(Effect.provide(connectorsLayer(plan)))
+        // Nothing to compare: most likely a mistyped key, which "the stores agree" would hide.
+        if (result.nodes.length === 0) {
+          const key = Object.entries(result.start.key).map(([k, v]) => `${k}=${v}`).join(", ")
+          return yield* Effect.logError(`error: no ${t.label} node matches ${key}, neither in Postgres (source ${start.node.unit.rawSource.keyset.name}) nor in the graph`).pipe(Effect.as(ExitCode.invalid))
+        }
         yield* out(t.json ? traceJson(result) : renderTrace(result))
         return result.differences.length === 0 ? ExitCode.ok : ExitCode.verifyFailed
       }
