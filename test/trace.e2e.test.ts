@@ -158,6 +158,11 @@ describe("trace and graph_matches_source", () => {
     const r = await traceOf("Passage", lost!, "--depth", "0")
     expect(r.code).toBe(3)
     expect(r.stdout).toContain(`Passage(${lost}): in Postgres (source passages), not in the graph`)
+    // Reached from the concept, the passage is an endpoint the graph lost, and so are its mentions.
+    const hop = await traceOf("Concept", concept.name, concept.type, "--depth", "1")
+    expect(hop.code).toBe(3)
+    expect(hop.stdout).toContain(`Passage(${lost}): an end of the relationships above, missing from the graph (source passages yields it)`)
+    expect(hop.stdout).toContain(`${mention(lost!)}: in Postgres (source mentions), not in the graph`)
     const v = await cli("verify", "-p", "batch-v1", ...model)
     expect(v.code).toBe(3)
     expect(v.stdout).toMatch(/FAIL {2}the graph holds exactly this run's passages, node for row: got 1/)

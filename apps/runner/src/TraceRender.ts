@@ -7,6 +7,8 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>, indent = "  "): Array
   return rows.map((r) => indent + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd())
 }
 
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? "" : "s"}`
+
 const values = (m: Readonly<Record<string, Value>>): string => Object.values(m).map(showValue).join(", ")
 
 const status = (p: Presence): string => {
@@ -64,7 +66,9 @@ export const renderTrace = (t: TraceResult): string => {
   for (const h of t.hops) lines.push(...hopLines(h))
   for (const n of t.notes) lines.push(`note: ${n}`)
   lines.push("")
-  if (t.differences.length === 0) lines.push(`the stores agree: ${t.nodes.length + t.hops.reduce((s, h) => s + h.nodes.length, 0)} nodes and ${t.hops.reduce((s, h) => s + h.relationships.length, 0)} relationships compared, no differences`)
+  const nodes = t.nodes.length + t.hops.reduce((s, h) => s + h.nodes.length, 0)
+  const relationships = t.hops.reduce((s, h) => s + h.relationships.length, 0)
+  if (t.differences.length === 0) lines.push(`the stores agree: ${plural(nodes, "node")} and ${plural(relationships, "relationship")} compared, no differences`)
   else {
     lines.push(`differences: ${t.differences.length}`)
     for (const d of t.differences) lines.push(`  - ${d.hop === 0 ? "start" : `hop ${d.hop}`}: ${d.message}`)

@@ -78,7 +78,9 @@ export const traceNodes = (connectors: Connectors["Service"], model: TraceModel,
       const node = showNode(label, n.key)
       const vector = states.get(hex(n.key)) ?? "n/a"
       if (n.postgres && n.graph === "none") {
-        differences.push({ kind: hop === 0 ? "postgres-only" : "endpoint-missing", hop, message: `${node}: in Postgres (source ${source}), not in the graph` })
+        differences.push(hop === 0
+          ? { kind: "postgres-only", hop, message: `${node}: in Postgres (source ${source}), not in the graph` }
+          : { kind: "endpoint-missing", hop, message: `${node}: an end of the relationships above, missing from the graph (source ${source} yields it)` })
       } else if (n.postgres && n.graph === "other") {
         differences.push({ kind: "postgres-only", hop, message: `${node}: in Postgres (source ${source}); in the graph, but not holding ${scope}` })
       } else if (!n.postgres && n.graph === "scope") {
