@@ -22,6 +22,8 @@ export interface FieldDoc {
   readonly atLeastOne?: ReadonlyArray<string>
   /** The map at this path holds at most this many entries. */
   readonly maxEntries?: number
+  /** Keys the object must have whenever it has a given key (JSON Schema `dependentRequired`). */
+  readonly dependentRequired?: Readonly<Record<string, ReadonlyArray<string>>>
 }
 
 export const pipelineDescription =
@@ -168,7 +170,11 @@ export const fieldDocs: Readonly<Record<string, FieldDoc>> = {
   "steps.*.graph.relationships[].combine": { description: combine, keys: "identifier" },
   "steps.*.graph.relationships[].on_missing": { description: onMissing },
   "verify": { description: "Checks run after the steps (and by `verify`): read-only SQL or Cypher queries with an expected result, or a comparison of the graph with its sources." },
-  "verify[]": { description: "One check: exactly one of `sql` or `cypher` (with `expect`), or `graph_matches_source`.", exactlyOne: ["sql", "cypher", "graph_matches_source"] },
+  "verify[]": {
+    description: "One check: exactly one of `sql` or `cypher` (with `expect`), or `graph_matches_source`.",
+    exactlyOne: ["sql", "cypher", "graph_matches_source"],
+    dependentRequired: { sql: ["expect"], cypher: ["expect"] }
+  },
   "verify[].graph_matches_source": {
     description: "Compares the stores entity by entity: every identity the mapping's source yields now must be in the graph holding the step's lineage, and nothing else may hold it. Exactly one of `node` (a label) or `relationship` (a type), written by one mapping of the pipeline. Fails listing the first differences each way.",
     exactlyOne: ["node", "relationship"]
