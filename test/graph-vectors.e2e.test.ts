@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { loadSmallCorpus, passageId } from "./corpus.ts"
-import { cypher, cypherRun, e2eEnv, pgRows, resetDatabase, resetGraph, run, runner } from "./support.ts"
+import { cypher, cypherWrite, e2eEnv, pgRows, resetDatabase, resetGraph, run, runner } from "./support.ts"
 
 const db = "polymath_graph_vectors"
 const dir = mkdtempSync(join(tmpdir(), "graph-vectors-"))
@@ -40,7 +40,7 @@ describe("vectors in the graph", () => {
     await resetDatabase(db)
     await loadSmallCorpus(db)
     await resetGraph()
-    await cypherRun("DROP INDEX Passage_embedding_vector IF EXISTS")
+    await cypherWrite("DROP INDEX Passage_embedding_vector IF EXISTS")
   })
 
   it("writes a LIST<FLOAT> property and a vector index that finds a passage by its own vector", async () => {
@@ -54,7 +54,7 @@ describe("vectors in the graph", () => {
     const [index] = await cypher("SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options WHERE name = 'Passage_embedding_vector' RETURN name, labelsOrTypes, properties, options.indexConfig AS config")
     expect(index).toMatchObject({ labelsOrTypes: ["Passage"], properties: ["embedding"] })
     expect((index as { config: Record<string, unknown> }).config).toMatchObject({ "vector.dimensions": 384, "vector.similarity_function": "COSINE" })
-    await cypherRun("CALL db.awaitIndexes(60)")
+    await cypherWrite("CALL db.awaitIndexes(60)")
     const target = passageId(3)
     const found = await cypher(
       "MATCH (q:Passage {passage_id: $id}) CALL db.index.vector.queryNodes('Passage_embedding_vector', 3, q.embedding) YIELD node, score RETURN node.passage_id AS id, score",

@@ -82,7 +82,7 @@ const expectVersionsExact = async () => {
   expect(await cypherScalar("MATCH (p:Passage) RETURN count(p)")).toBe(await scalar("SELECT count(DISTINCT passage_id) FROM passage_concepts"))
   for (const pipeline of ["batch-v1", "batch-v2"]) {
     const v = await run(runner("verify", `--pipeline=${join(dir, `${pipeline}.yaml`)}`, ...model), env())
-    expect(v.stdout, pipeline).toContain("all 6 checks passed")
+    expect(v.stdout, pipeline).toContain("all 8 checks passed")
     expect(v.code).toBe(0)
   }
 }
@@ -108,8 +108,8 @@ describe("extractor versions coexist", () => {
   it("both started at the same moment: the same graph, no duplicate relationship, no lost scope", async () => {
     await fresh()
     const [a, b] = await Promise.all([cli("run", v1), cli("run", v2)])
-    expect(a.stderr + a.stdout).toContain("all 6 checks passed")
-    expect(b.stderr + b.stdout).toContain("all 6 checks passed")
+    expect(a.stderr + a.stdout).toContain("all 8 checks passed")
+    expect(b.stderr + b.stdout).toContain("all 8 checks passed")
     expect([a.code, b.code]).toEqual([0, 0])
     await expectVersionsExact()
     expect(await cypherScalar(`MATCH (a:Passage)-[r:MENTIONS]->(b:Concept) WITH a, b, r.extractor_version AS v, count(r) AS n WHERE n > 1 RETURN count(*)`)).toBe(0)

@@ -75,7 +75,7 @@ describe("batch-v1 end to end", () => {
   it("a run embeds and syncs exactly the seed's counts and its verification passes", async () => {
     const report = join(tmpdir(), `run1-${process.pid}.json`)
     const r = await run(runner("run", "--pipeline=batch-v1", ...model, "--json", report))
-    expect(r.stderr + r.stdout).toContain("all 6 checks passed")
+    expect(r.stderr + r.stdout).toContain("all 8 checks passed")
     expect(r.code).toBe(0)
     expect(await pgScalar(v1Passages, ["batch-v1"])).toBe(973)
     expect(await pgScalar("SELECT count(*) FROM passages WHERE embedding_model = 'bge-small-en-v1.5-q'")).toBe(973)
@@ -137,7 +137,7 @@ describe("batch-v1 end to end", () => {
     expect(await cypherScalar("MATCH ()-[r:MENTIONS {extractor_version: 'batch-v1'}]->() RETURN count(r)")).toBe(5954)
     // And batch-v1 still verifies after batch-v2 ran.
     const verifyV1 = await run(runner("verify", "--pipeline=batch-v1", ...model))
-    expect(verifyV1.stdout).toContain("all 6 checks passed")
+    expect(verifyV1.stdout).toContain("all 8 checks passed")
   })
 })
 
@@ -207,7 +207,7 @@ describe("runner commands", () => {
     const embed = await run(runner("run", "--pipeline=batch-v1", ...model, "--only", "embed_passages"))
     expect(embed.code).toBe(0)
     const passing = await run(runner("verify", "--pipeline=batch-v1", ...model))
-    expect(passing.stdout).toContain("all 6 checks passed")
+    expect(passing.stdout).toContain("all 8 checks passed")
     expect(passing.code).toBe(0)
   })
 
@@ -238,7 +238,7 @@ describe("failures", () => {
     }
     const r = await done
     expect(cuts).toBeGreaterThan(0)
-    expect(r.stderr + r.stdout).toContain("all 6 checks passed")
+    expect(r.stderr + r.stdout).toContain("all 8 checks passed")
     expect(r.code).toBe(0)
     const rep = reportOf(report) as unknown as { units: Array<{ retried: number }> }
     expect(rep.units.reduce((s, u) => s + u.retried, 0)).toBeGreaterThan(0)

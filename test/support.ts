@@ -97,11 +97,11 @@ export const cypher = (query: string, params: Record<string, unknown> = {}) =>
     return yield* graph.query(query, params as never)
   })))
 
-/** Runs a statement that reads or writes (schema commands included) in an auto-commit transaction. */
-export const cypherRun = (query: string, params: Record<string, unknown> = {}): Promise<void> =>
+/** Runs a writing Cypher statement against the stack's Neo4j (to plant a difference the pipeline did not make). */
+export const cypherWrite = (query: string, params: Record<string, unknown> = {}): Promise<void> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const driver = yield* acquireNeo4jDriver(neo4jOptions())
-    yield* driver.run("test statement", query, params)
+    yield* driver.run("test write", query, params)
   })))
 
 /** One number from Neo4j. */

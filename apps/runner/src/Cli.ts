@@ -6,7 +6,7 @@ import type { LogFormat } from "./RunnerConfig.ts"
 
 /** What the user asked for, whichever command parsed it. */
 export interface CliArgs {
-  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "test" | "search"
+  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "test" | "search" | "trace"
   readonly pipeline: string | null
   readonly set: ReadonlyArray<string>
   readonly only: ReadonlyArray<string>
@@ -21,6 +21,8 @@ export interface CliArgs {
   readonly logFormat: LogFormat | null
   /** What `search` asks; null for other commands. */
   readonly search: SearchArgs | null
+  /** `trace`: where it starts (a label and key values) and how far it goes; null for other commands. */
+  readonly trace: { readonly label: string; readonly key: ReadonlyArray<string>; readonly depth: number; readonly json: boolean } | null
 }
 
 export interface SearchArgs {
@@ -72,7 +74,7 @@ const report = Flag.String("report").pipe(
 const json = Flag.String("json").pipe(Flag.optional, Flag.withMetavar("file"), Flag.withDescription("same as --report (kept for scripts written before it)"))
 
 const base = (command: CliArgs["command"], p: string | null): CliArgs => ({
-  command, pipeline: p, set: [], only: [], force: false, resume: true, verify: true, report: null, logLevel: null, logFormat: null, search: null
+  command, pipeline: p, set: [], only: [], force: false, resume: true, verify: true, report: null, logLevel: null, logFormat: null, search: null, trace: null
 })
 
 /** The global settings every handler reads: --log-level (effect/cli's own) and --log-format. */
@@ -119,6 +121,25 @@ export const commandTree = <R>(dispatch: (args: CliArgs) => Effect.Effect<void, 
     Command.withExamples([{ command: "polymath verify --pipeline batch-v1 --set extractor_version=batch-v2", description: "check batch-v2's traceability" }])
   )
 
+  const trace = Command.make("trace", {
+    pipeline,
+    set,
+    label: Argument.String("label").pipe(Argument.withDescription("the label of a node mapping of the pipeline, e.g. Concept, Passage, Paper")),
+    key: Argument.String("key").pipe(Argument.variadic(), Argument.withDescription("values of the label's key properties, in key order; fewer than all match every node with that prefix")),
+    depth: Flag.Int("depth").pipe(Flag.withDefault(2), Flag.withDescription("how many relationship hops to follow, 0 to 10 (default 2)")),
+    json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("print the trace as one JSON document"))
+  }, (f) => handle({ ...base("trace", f.pipeline), set: f.set, trace: { label: f.label, key: f.key, depth: f.depth, json: f.json } })).pipe(
+    Command.withDescription(
+      "Follow one node through the pipeline's relationship mappings, reading each hop from both stores side by side: the mapping's source rows in Postgres and the relationships in Neo4j holding this run's lineage, the nodes at their ends, and their vectors. Lists every difference. Exit codes: 0 the stores agree, 3 differences were found, 2 an unknown label, a wrong number of key values or a key neither store has."
+    ),
+    Command.withExamples([
+      { command: "polymath trace -p batch-v1 Concept BERT method", description: "the concept (name, type), the passages that mention it, their papers" },
+      { command: "polymath trace -p batch-v1 Concept BERT", description: "every concept named BERT, whatever its type" },
+      { command: "polymath trace -p batch-v1 Paper 7b1c0a8e-0000-4000-8000-000000000001 --depth 1 --json", description: "a paper and its passages, as JSON" },
+      { command: "polymath trace -p batch-v1 --set extractor_version=batch-v2 Passage <passage_id>", description: "a passage as batch-v2 sees it" }
+    ])
+  )
+
   const test = Command.make("test", { pipeline, set }, (f) => handle({ ...base("test", f.pipeline), set: f.set })).pipe(
     Command.withDescription("Run the pipeline's test cases (<pipeline>.test.yaml beside it): its mappings on in-memory rows, no database."),
     Command.withExamples([{ command: "polymath test --pipeline batch-v1", description: "check batch-v1's mappings against pipelines/batch-v1.test.yaml" }])
@@ -160,7 +181,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid pipeline or command line, 3 verification f
 4 completed but rows were rejected (on_error: skip; listed in the summary), 130 interrupted.
 
 ${environmentHelp}`),
-    Command.withSubcommands([run, plan, validate, verify, test, search, schema]),
+    Command.withSubcommands([run, plan, validate, verify, trace, test, search, schema]),
     Command.withGlobalFlags([LogFormatSetting])
   )
 }

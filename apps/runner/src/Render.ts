@@ -99,6 +99,7 @@ export const renderChecks = (results: ReadonlyArray<CheckResult>): string => {
     for (const row of r.sample.length > 1 || (r.sample[0] && Object.keys(r.sample[0]).length > 1) ? r.sample : []) {
       lines.push(`          ${Object.entries(row).map(([k, v]) => `${k}=${cell(v)}`).join(" | ")}`)
     }
+    for (const d of r.details ?? []) lines.push(`          ${d}`)
   }
   const failed = results.filter((r) => !r.ok).length
   lines.push(failed === 0 ? `  all ${results.length} checks passed` : `  ${failed} of ${results.length} checks failed`)

@@ -87,7 +87,10 @@ export const markdownReport = (d: RunDocument): string => {
   }
   if (d.checks !== null) {
     lines.push("", "## Checks", "")
-    for (const c of d.checks) lines.push(`- ${c.ok ? "PASS" : "FAIL"} ${cell(c.name)}: ${c.error ? `error: ${cell(c.error)}` : `got ${c.actual ?? "no value"}, expected ${c.expected}`}`)
+    for (const c of d.checks) {
+      lines.push(`- ${c.ok ? "PASS" : "FAIL"} ${cell(c.name)}: ${c.error ? `error: ${cell(c.error)}` : `got ${c.actual ?? "no value"}, expected ${c.expected}`}`)
+      for (const detail of c.details ?? []) lines.push(`  - ${cell(detail.trim())}`)
+    }
   }
   if (d.rejected.count > 0) {
     lines.push("", `## Rejected rows (${d.rejected.count})`, "")

@@ -5,7 +5,7 @@ import { Cause, Clock, Effect, Exit, Layer, Ref } from "effect"
 import { Command } from "effect/cli"
 import { displayPath, formatDiagnostic, loadPipeline, pipelineJsonSchema, resolvePipelinePath, sortDiagnostics, SpecError } from "@polymath/dsl"
 import type { LoadedPipeline, ModelFacts } from "@polymath/dsl"
-import { compile, compileSearch, Embedders, execute, formatTestReport, onlySteps, PlanError, Progress, RunEvents, runPipelineTests, runSearch, SearchError, testFileFor, verify } from "@polymath/engine"
+import { compile, compileSearch, Embedders, execute, formatTestReport, onlySteps, PlanError, Progress, resolveStart, RunEvents, runPipelineTests, runSearch, SearchError, testFileFor, trace, traceModel, verify } from "@polymath/engine"
 import type { CheckResult, Plan, RunObserver, UnitReport } from "@polymath/engine"
 import { layerConfig as embeddersFromConfig, makeEmbedderFactory } from "@polymath/embeddings"
 import type { OnnxEmbedderFactory } from "@polymath/embeddings"
@@ -23,6 +23,7 @@ import type { RunnerSettings } from "./RunnerConfig.ts"
 import { redactParams, reportPathProblem, retryTotals, writeRunReport } from "./RunReport.ts"
 import type { RunDocument, RunOutcome } from "./RunReport.ts"
 import { telemetryLayer } from "./Telemetry.ts"
+import { renderTrace, traceJson } from "./TraceRender.ts"
 
 /** Exit codes, as documented in each command's --help. */
 export const ExitCode = { ok: 0, failed: 1, invalid: 2, verifyFailed: 3, rejectedRows: 4, interrupted: 130 } as const
@@ -198,6 +199,23 @@ const perform = (args: CliArgs, format: "text" | "json") =>
         const results = yield* verify(plan).pipe(Effect.provide(storesLayer(plan, factory, format)))
         yield* out(renderChecks(results))
         return checksCode(results)
+      }
+      case "trace": {
+        const t = args.trace!
+        if (!Number.isInteger(t.depth) || t.depth < 0 || t.depth > 10) return yield* Effect.logError(`error: --depth must be a whole number from 0 to 10, got ${t.depth}`).pipe(Effect.as(ExitCode.invalid))
+        const { loaded } = yield* load(args, false)
+        const plan = yield* planOf(args, loaded)
+        const model = traceModel(plan)
+        const start = resolveStart(model, t.label, t.key)
+        if ("problem" in start) return yield* Effect.logError(`error: ${start.problem}`).pipe(Effect.as(ExitCode.invalid))
+        const result = yield* trace(model, start, t.depth).pipe(Effect.provide(connectorsLayer(plan)))
+        // Nothing to compare: most likely a mistyped key, which "the stores agree" would hide.
+        if (result.nodes.length === 0) {
+          const key = Object.entries(result.start.key).map(([k, v]) => `${k}=${v}`).join(", ")
+          return yield* Effect.logError(`error: no ${t.label} node matches ${key}, neither in Postgres (source ${start.node.unit.rawSource.keyset.name}) nor in the graph`).pipe(Effect.as(ExitCode.invalid))
+        }
+        yield* out(t.json ? traceJson(result) : renderTrace(result))
+        return result.differences.length === 0 ? ExitCode.ok : ExitCode.verifyFailed
       }
       case "test": {
         const file = testFileFor(resolvePipelinePath(args.pipeline!, "pipelines"))

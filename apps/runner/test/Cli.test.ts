@@ -19,7 +19,7 @@ describe("the command line", () => {
     Effect.gen(function*() {
       const { args } = yield* parse(["run", "--pipeline=batch-v1", "--set", "a=1", "--set=b=2", "--only", "embed", "--force", "--report", "r.json", "--log-level", "debug", "--log-format", "json"])
       expect(args).toEqual({
-        command: "run", pipeline: "batch-v1", set: ["a=1", "b=2"], only: ["embed"], force: true, resume: false, verify: true, report: "r.json", logLevel: "Debug", logFormat: "json"
+        command: "run", pipeline: "batch-v1", set: ["a=1", "b=2"], only: ["embed"], force: true, resume: false, verify: true, report: "r.json", logLevel: "Debug", logFormat: "json", search: null, trace: null
       })
     }))
 
@@ -31,6 +31,26 @@ describe("the command line", () => {
       expect((yield* parse(["validate", "-p", "x"])).args).toMatchObject({ command: "validate", pipeline: "x" })
       expect((yield* parse(["test", "-p", "x"])).args).toMatchObject({ command: "test", pipeline: "x" })
       expect((yield* parse(["schema"])).args).toMatchObject({ command: "schema", pipeline: null })
+    }))
+
+  it.effect("trace reads a label, key values in order, --depth and --json", () =>
+    Effect.gen(function*() {
+      const a = (yield* parse(["trace", "-p", "batch-v1", "--set", "extractor_version=batch-v2", "Concept", "BERT", "method", "--depth", "1", "--json"])).args!
+      expect(a).toMatchObject({ command: "trace", pipeline: "batch-v1", set: ["extractor_version=batch-v2"], trace: { label: "Concept", key: ["BERT", "method"], depth: 1, json: true } })
+      expect((yield* parse(["trace", "-p", "x", "Paper", "d1"])).args?.trace).toEqual({ label: "Paper", key: ["d1"], depth: 2, json: false })
+      expect((yield* parse(["trace", "-p", "x"])).failed).toBe(true)
+    }))
+
+  it.effect("search reads the search, the query and its repeatable --filter and --via", () =>
+    Effect.gen(function*() {
+      const a = (yield* parse(["search", "-p", "batch-v1", "passages", "graph neural networks", "--k", "5", "--filter", "section=methods", "--via", "MENTIONS:Method", "--via", "FROM_PAPER:Paper", "--exact", "--json"])).args!
+      expect(a).toMatchObject({
+        command: "search", pipeline: "batch-v1",
+        search: { name: "passages", query: "graph neural networks", k: 5, filters: ["section=methods"], via: ["MENTIONS:Method", "FROM_PAPER:Paper"], exact: true, json: true }
+      })
+      expect((yield* parse(["search", "-p", "x", "s", "q"])).args?.search).toEqual({ name: "s", query: "q", k: null, filters: [], via: [], exact: false, json: false })
+      expect((yield* parse(["search", "-p", "x", "s"])).failed).toBe(true)
+      expect((yield* parse(["search", "-p", "x", "s", "q", "--k", "many"])).failed).toBe(true)
     }))
 
   it.effect("unknown commands and flags, a missing --pipeline and a bad --log-format fail without dispatching", () =>

@@ -133,6 +133,7 @@ const shape = (node: Json, path: string, doc: FieldDoc | undefined, walk: Walk):
       if (doc?.maxEntries !== undefined) out["maxProperties"] = doc.maxEntries
       if (doc?.exactlyOne !== undefined) out["oneOf"] = doc.exactlyOne.map((k) => ({ required: [k] }))
       if (doc?.atLeastOne !== undefined) out["anyOf"] = doc.atLeastOne.map((k) => ({ required: [k] }))
+      if (doc?.dependentRequired !== undefined) out["dependentRequired"] = doc.dependentRequired
       return close(out)
     }
     default:

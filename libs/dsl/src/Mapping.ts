@@ -45,3 +45,27 @@ const wildcard = /\*/
  */
 export const sqlMayReturn = (sql: string, column: string): boolean =>
   wildcard.test(sql.replace(/count\s*\(\s*\*\s*\)/gi, "")) || new RegExp(`(^|[^A-Za-z0-9_$])${column}($|[^A-Za-z0-9_$])`, "i").test(sql)
+
+/** The graph mappings that write a label or a relationship type, across every graph step, as `steps.<step>.graph.<nodes|relationships>[i]`. */
+export const mappingsWriting = (
+  steps: Readonly<Record<string, { readonly graph?: { readonly nodes?: ReadonlyArray<NodeMappingSpec>; readonly relationships?: ReadonlyArray<RelationshipMappingSpec> } | undefined }>>,
+  what: { readonly node: string } | { readonly relationship: string }
+): ReadonlyArray<{ readonly step: string; readonly index: number }> =>
+  Object.entries(steps).flatMap(([step, s]) => {
+    const g = s.graph
+    if (g === undefined) return []
+    return "node" in what
+      ? (g.nodes ?? []).flatMap((n, index) => (n.label === what.node ? [{ step, index }] : []))
+      : (g.relationships ?? []).flatMap((r, index) => (r.type === what.relationship ? [{ step, index }] : []))
+  })
+
+/** Every label and relationship type the pipeline's graph steps write, for suggestions. */
+export const graphNames = (
+  steps: Readonly<Record<string, { readonly graph?: { readonly nodes?: ReadonlyArray<NodeMappingSpec>; readonly relationships?: ReadonlyArray<RelationshipMappingSpec> } | undefined }>>
+): { readonly labels: ReadonlyArray<string>; readonly types: ReadonlyArray<string> } => {
+  const graphs = Object.values(steps).flatMap((s) => (s.graph ? [s.graph] : []))
+  return {
+    labels: [...new Set(graphs.flatMap((g) => (g.nodes ?? []).map((n) => n.label)))],
+    types: [...new Set(graphs.flatMap((g) => (g.relationships ?? []).map((r) => r.type)))]
+  }
+}

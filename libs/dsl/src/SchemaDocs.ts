@@ -22,6 +22,8 @@ export interface FieldDoc {
   readonly atLeastOne?: ReadonlyArray<string>
   /** The map at this path holds at most this many entries. */
   readonly maxEntries?: number
+  /** Keys the object must have whenever it has a given key (JSON Schema `dependentRequired`). */
+  readonly dependentRequired?: Readonly<Record<string, ReadonlyArray<string>>>
 }
 
 export const pipelineDescription =
@@ -167,13 +169,23 @@ export const fieldDocs: Readonly<Record<string, FieldDoc>> = {
   "steps.*.graph.relationships[].properties.*": { rule: "identifier" },
   "steps.*.graph.relationships[].combine": { description: combine, keys: "identifier" },
   "steps.*.graph.relationships[].on_missing": { description: onMissing },
-  "verify": { description: "Checks run after the steps (and by `verify`): read-only SQL or Cypher queries with an expected result." },
-  "verify[]": { description: "One check: exactly one of `sql` or `cypher`, and what to expect.", exactlyOne: ["sql", "cypher"] },
+  "verify": { description: "Checks run after the steps (and by `verify`): read-only SQL or Cypher queries with an expected result, or a comparison of the graph with its sources." },
+  "verify[]": {
+    description: "One check: exactly one of `sql` or `cypher` (with `expect`), or `graph_matches_source`.",
+    exactlyOne: ["sql", "cypher", "graph_matches_source"],
+    dependentRequired: { sql: ["expect"], cypher: ["expect"] }
+  },
+  "verify[].graph_matches_source": {
+    description: "Compares the stores entity by entity: every identity the mapping's source yields now must be in the graph holding the step's lineage, and nothing else may hold it. Exactly one of `node` (a label) or `relationship` (a type), written by one mapping of the pipeline. Fails listing the first differences each way.",
+    exactlyOne: ["node", "relationship"]
+  },
+  "verify[].graph_matches_source.node": { description: "The label of a node mapping.", rule: "identifier" },
+  "verify[].graph_matches_source.relationship": { description: "The type of a relationship mapping.", rule: "identifier" },
   "verify[].name": { description: "The check's name, unique in the pipeline." },
   "verify[].connection": { description: "The connection the query runs on (default: the first connection of the query's kind).", rule: "name" },
   "verify[].sql": { description: "A SQL query, run in a read-only transaction; params as `:name`." },
   "verify[].cypher": { description: "A Cypher query, run in a read transaction; params as `$name`." },
-  "verify[].expect": { description: "What the query must return: at least one of `equals`, `at_least`, `at_most`.", atLeastOne: ["equals", "at_least", "at_most"] },
+  "verify[].expect": { description: "What the query of a `sql` or `cypher` check must return: at least one of `equals`, `at_least`, `at_most`.", atLeastOne: ["equals", "at_least", "at_most"] },
   "verify[].expect.of": { description: "What is compared: the first column of the first row (`value`, default) or the number of rows (`rows`)." },
   ...bound("equals", "The exact expected result"),
   ...bound("at_least", "The smallest result allowed"),

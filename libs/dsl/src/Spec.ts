@@ -190,12 +190,23 @@ export const Expect = Schema.Struct({
   at_most: Schema.optionalKey(Bound)
 })
 
+/**
+ * A check that compares the stores instead of counting: the identities the mapping's
+ * source yields now against the graph's entities of that label or type in the step's scope.
+ */
+export const GraphMatchesSource = Schema.Struct({
+  node: Schema.optionalKey(Identifier),
+  relationship: Schema.optionalKey(Identifier)
+})
+
+/** One check: exactly one of `sql`, `cypher` (with `expect`) or `graph_matches_source` (checked by Lint). */
 export const Check = Schema.Struct({
   name: Schema.String,
   connection: Schema.optionalKey(Name),
   sql: Schema.optionalKey(Schema.String),
   cypher: Schema.optionalKey(Schema.String),
-  expect: Expect
+  graph_matches_source: Schema.optionalKey(GraphMatchesSource),
+  expect: Schema.optionalKey(Expect)
 })
 
 /** How a search's hits continue into the graph. */
@@ -250,6 +261,7 @@ export type NodeMappingSpec = typeof NodeMapping.Type
 export type RelationshipMappingSpec = typeof RelationshipMapping.Type
 export type CheckSpec = typeof Check.Type
 export type SearchSpec = typeof Search.Type
+export type GraphMatchesSourceSpec = typeof GraphMatchesSource.Type
 export type BoundSpec = typeof Bound.Type
 export type RetrySpec = typeof Retry.Type
 export type ConnectionSpec = typeof Connection.Type

@@ -107,6 +107,12 @@ export interface GraphVectorIndex {
   readonly similarity: "cosine" | "euclidean"
 }
 
+/** An entity `trace` found in the graph: its identity and whether it holds the scope it was asked about. */
+export interface FoundEntity {
+  readonly identity: Identity
+  readonly inScope: boolean
+}
+
 /** A connection to a graph database. */
 export interface GraphConnector {
   readonly name: string
@@ -135,6 +141,13 @@ export interface GraphConnector {
   readonly countInScope: (write: GraphWrite, scope: SyncScope) => Effect.Effect<number, ConnectorFailure>
   /** Identifies the store (database id and creation time): a checkpoint is trusted only against the same one. */
   readonly fingerprint: Effect.Effect<string, ConnectorFailure>
+  /**
+   * Nodes of the label, whatever scope they hold, whose key matches one of `match`: each entry
+   * lists, for the first key properties (the same number in every entry), the values each may have.
+   */
+  readonly findNodes: (node: EndpointRef, scope: SyncScope, match: ReadonlyArray<ReadonlyArray<ReadonlyArray<Value>>>) => Effect.Effect<ReadonlyArray<FoundEntity>, ConnectorFailure>
+  /** The relationships of `write`'s pattern at the given nodes of its start or end (their full keys), whatever scope they hold. */
+  readonly relationshipsAt: (write: RelationshipWrite, side: "start" | "end", nodes: ReadonlyArray<Identity>, scope: SyncScope) => Effect.Effect<ReadonlyArray<FoundEntity>, ConnectorFailure>
   /** Runs a read query (verification) in a read transaction. Integers come back as numbers when safe, else bigint. */
   readonly query: (cypher: string, params: Readonly<Record<string, Value>>) => Effect.Effect<ReadonlyArray<Row>, ConnectorFailure>
   /** The key values (as text) of the `node.label` nodes that have every hop, e.g. a MENTIONS relationship to a :Method. */

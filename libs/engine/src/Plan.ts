@@ -13,6 +13,8 @@ export type {
   PlannedSource,
   PlannedStep,
   PlannedUnit,
+  QueryCheck,
+  StoreCheck,
   PostgresPlanConnection,
   RelationshipUnit,
   RowPolicy

@@ -90,4 +90,9 @@ export interface SourceReader {
 export interface QueryRunner {
   /** Runs a statement in a read-only transaction and returns all its rows; a writing statement fails (reason Unavailable, detail "ReadOnly"). */
   readonly query: (statement: SqlStatement) => Effect.Effect<ReadonlyArray<Row>, ConnectorFailure>
+  /**
+   * The rows of a statement (a source's query) whose `columns` equal one of `tuples`, read only:
+   * what a source yields for given nodes, as `trace` compares it with the graph.
+   */
+  readonly rowsMatching: (statement: SqlStatement, columns: ReadonlyArray<string>, tuples: ReadonlyArray<ReadonlyArray<Value>>) => Effect.Effect<ReadonlyArray<Row>, ConnectorFailure>
 }

@@ -50,7 +50,7 @@ describe("compile", () => {
       expect(mentions.folded).toBe(false)
       expect(mentions.mirror).toBe(true)
       expect(graph.scope).toEqual({ property: "extractor_versions", value: "batch-v2" })
-      expect(plan.checks.map((c) => c.query.kind)).toEqual(["sql", "sql", "cypher", "cypher", "cypher", "sql"])
+      expect(plan.checks.map((c) => (c.kind === "query" ? c.query.kind : c.kind))).toEqual(["sql", "sql", "cypher", "cypher", "cypher", "graph_matches_source", "graph_matches_source", "sql"])
       expect(plan.partial).toBe(false)
       // What a run opens comes resolved with the plan; an empty password is none.
       expect(plan.connections.map((c) => ({ ...c, ...(c.kind === "postgres" ? { dsn: Redacted.value(c.dsn) } : {}) }))).toEqual([

@@ -12,6 +12,7 @@ import { prepareCypher } from "./Neo4jError.ts"
 import { makeRelatedKeys } from "./RelatedKeys.ts"
 import { databaseInfoStatement, uniqueConstraintStatement, vectorIndexStatement } from "./SchemaStatements.ts"
 import { makeScopeSweeps } from "./ScopeSweeps.ts"
+import { makeTraceReads } from "./TraceReads.ts"
 import { fromDriverValue, toDriverParams } from "./Values.ts"
 
 /** Opens a Neo4j graph connector; the driver is verified before it is returned and closed with the scope. */
@@ -65,6 +66,7 @@ const makeConnector = (name: string, driver: Neo4jDriver): GraphConnector => {
     writeNodes: makeWriteNodes(name, driver),
     writeRelationships: makeWriteRelationships(name, driver),
     ...makeScopeSweeps(name, driver),
+    ...makeTraceReads(name, driver),
     fingerprint,
     query,
     relatedKeys: makeRelatedKeys(name, driver)

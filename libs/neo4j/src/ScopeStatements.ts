@@ -6,10 +6,10 @@
 import { invalidWrite, quote, relationshipPattern, scoped } from "./Cypher.ts"
 import type { NodeShape, RelationshipShape } from "./Cypher.ts"
 
-const keyList = (v: string, key: ReadonlyArray<string>): ReadonlyArray<string> => key.map((k) => `${v}.${quote(k, "key property")}`)
+export const keyList = (v: string, key: ReadonlyArray<string>): ReadonlyArray<string> => key.map((k) => `${v}.${quote(k, "key property")}`)
 
 // Identity values arrive as a list `id`: positions follow the key order of `keyList`.
-const indexedMap = (keys: ReadonlyArray<string>, offset: number): string =>
+export const indexedMap = (keys: ReadonlyArray<string>, offset: number): string =>
   `{${keys.map((k, j) => `${quote(k, "key property")}: id[${offset + j}]`).join(", ")}}`
 
 const relationshipMatch = (s: RelationshipShape, identity: boolean): string => {

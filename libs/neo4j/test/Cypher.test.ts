@@ -4,6 +4,7 @@ import type { NodeWrite, RelationshipWrite } from "@polymath/engine"
 import {
   constraintName,
   databaseInfoStatement,
+  findNodesStatement,
   labelForValue,
   missingEndpointReason,
   missingEndpointsStatement,
@@ -19,6 +20,7 @@ import {
   relationshipCountStatement,
   relationshipMergeStatement,
   relationshipScanStatement,
+  relationshipsAtStatement,
   relationshipUnscopeStatement,
   uniqueConstraintStatement
 } from "../src/index.ts"
@@ -133,6 +135,17 @@ describe("statements", () => {
     expect(relationshipCountStatement(mentions, "versions")).toBe(
       "MATCH (a:`Passage`)-[r:`MENTIONS`]->(b:`Concept`) WHERE $scope IN r.`versions` RETURN count(r) AS count"
     )
+  })
+
+  it("builds the trace reads: nodes by a key prefix, relationships at one end, each with whether it holds the scope", () => {
+    expect(findNodesStatement({ label: "Concept", key: ["name", "type"] }, 1, "versions")).toBe(
+      "UNWIND $match AS m\nMATCH (n:`Concept`)\nWHERE n.`name` IN m[0]\nRETURN DISTINCT [n.`name`, n.`type`] AS id, $scope IN coalesce(n.`versions`, []) AS inScope"
+    )
+    expect(relationshipsAtStatement(mentions, "end", "versions")).toBe(
+      "UNWIND $ids AS id\nMATCH (a:`Passage`)-[r:`MENTIONS`]->(b:`Concept` {`name`: id[0], `type`: id[1]})\n" +
+        "RETURN [a.`id`, b.`name`, b.`type`, r.`extractor_version`] AS id, $scope IN coalesce(r.`versions`, []) AS inScope"
+    )
+    expect(thrown(() => findNodesStatement({ label: "Bad Label", key: ["k"] }, 1, "versions"))).toBeInstanceOf(Neo4jError)
   })
 
   it("builds unscoping that removes the scope under the lock and deletes only what no scope holds", () => {

@@ -7,6 +7,7 @@ import { acquirePgPool } from "./PgPool.ts"
 import { readOnlyQuery } from "./ReadOnlyQuery.ts"
 import { makePgRunLedger } from "./RunLedger.ts"
 import { describeStatement } from "./Source.ts"
+import { rowsMatching } from "./SourceFilter.ts"
 import { countSource, cursorMax, duplicateKeys, nullKeys } from "./SourceChecks.ts"
 import { ensureVectorIndex, vectorIndexState } from "./VectorIndex.ts"
 import { nearest } from "./VectorSearch.ts"
@@ -25,6 +26,7 @@ export const pgConnectorFromPool = (name: string, pool: pg.Pool): SqlConnector =
     cursorMax: (source) => cursorMax(pool, source),
     pages: (source, after) => keysetPages(pool, source, after),
     query: (statement) => readOnlyQuery(pool, label, statement),
+    rowsMatching: (statement, columns, tuples) => rowsMatching(pool, label, statement, columns, tuples),
     describeVectorTarget: vectors.describe,
     embedStatus: vectors.status,
     writeVectors: vectors.write,

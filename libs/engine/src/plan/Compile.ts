@@ -14,7 +14,7 @@ export const compile = (loaded: LoadedPipeline, options: { readonly force?: bool
   const { spec, params } = loaded
   const binder = makeBinder(spec, params)
   const steps = (stepOrder(spec) ?? Object.keys(spec.steps)).map((name) => compileStep(spec, binder, name, { force: options.force ?? false }))
-  const checks = (spec.verify ?? []).map((c) => compileCheck(spec, params, binder, c))
+  const checks = (spec.verify ?? []).map((c) => compileCheck(spec, params, binder, steps, c))
   const ledger = ledgerConnection(spec)!
   return {
     pipeline: spec.pipeline,

@@ -25,7 +25,8 @@ export const connectionsUsedBy = (plan: Pick<Plan, "ledgerConnection" | "steps" 
   }
   for (const check of plan.checks) {
     used.add(check.connection)
-    for (const b of check.bounds) if ("sourceCount" in b.bound) used.add(b.bound.sourceCount.connection)
+    if (check.kind === "graph_matches_source") used.add(check.unit.source.connection)
+    else for (const b of check.bounds) if ("sourceCount" in b.bound) used.add(b.bound.sourceCount.connection)
   }
   return used
 }

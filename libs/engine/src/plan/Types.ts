@@ -100,13 +100,27 @@ export type PlannedStep = EmbedStep | GraphStep
 /** A bound of a verification check. */
 export type PlannedBound = { readonly value: number } | { readonly sourceCount: PlannedSource; readonly source: string }
 
-export interface PlannedCheck {
+/** A read-only query whose result is compared with bounds. */
+export interface QueryCheck {
+  readonly kind: "query"
   readonly name: string
   readonly connection: string
   readonly query: { readonly kind: "sql"; readonly statement: SqlStatement } | { readonly kind: "cypher"; readonly cypher: string; readonly params: Readonly<Record<string, ScalarValue>> }
   readonly of: "value" | "rows"
   readonly bounds: ReadonlyArray<{ readonly op: "equals" | "at_least" | "at_most"; readonly bound: PlannedBound }>
 }
+
+/** The identities a graph unit's source yields now, compared with the graph's entities of the unit holding the step's scope. */
+export interface StoreCheck {
+  readonly kind: "graph_matches_source"
+  readonly name: string
+  /** The graph step's connection. */
+  readonly connection: string
+  readonly scope: SyncScope
+  readonly unit: GraphUnit
+}
+
+export type PlannedCheck = QueryCheck | StoreCheck
 
 /** What a pipeline will do, in order: the interpreter's only input besides options. */
 export interface Plan {

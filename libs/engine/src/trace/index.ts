@@ -1,0 +1,5 @@
+export * from "./Describe.ts"
+export { embedOf, resolveStart, traceModel } from "./Model.ts"
+export type { Mapped, TraceModel, TraceStart } from "./Model.ts"
+export * from "./Types.ts"
+export { frontierLimit, trace } from "./Walk.ts"
