@@ -1,5 +1,5 @@
 /**
- * npm run bench -- <embed|memory|large> [options]     (see --help)
+ * npm run bench -- <embed|memory|graph|large> [options]     (see --help)
  *
  * Benchmarks of the embed path and of the runner's memory. Needs the local stack
  * (`npm run stack -- up`, `eval "$(npm run -s stack -- env)"`) for `embed` and `memory`; creates and
@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util"
 import { embedBench } from "./embed.ts"
 import { methods } from "./embed.ts"
+import { graphBench, graphContenders } from "./graph.ts"
 import { largeBench } from "./large.ts"
 import { memoryBench } from "./memory.ts"
 
@@ -40,6 +41,16 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --steps S             embed_passages,sync_graph (default embed_passages; --graph adds sync_graph)
     --scales A,B          (default 1,100)
     --node-options O      NODE_OPTIONS for the runner, e.g. --max-old-space-size=96
+    --json FILE
+
+  graph    batch-v1's graph sync by the seed's method (UNWIND 500, MERGE without constraints), a
+           hand-tuned script (constraints first, large batches) and the runner (--only sync_graph),
+           interleaved, graph emptied and constraints dropped before each, in a private Neo4j
+    --scales A,B          corpus scales (default 1,10)
+    --reps R              runs of each contender per scale, interleaved (default 1)
+    --cap-s S             stop a contender after S seconds, reported as "> S s" (default 120)
+    --contenders C        seed,hand,runner (default all)
+    --hand-batch N        rows per UNWIND of the hand-tuned script (default 10000)
     --json FILE
 
   large    (a) and (d) on a large model (default .models/xlmr-large-random) for a few batches
@@ -81,6 +92,9 @@ const main = async (): Promise<void> => {
       spinning: { type: "string" },
       "batch-tokens": { type: "string" },
       "batch-rows": { type: "string" },
+      "cap-s": { type: "string" },
+      contenders: { type: "string" },
+      "hand-batch": { type: "string" },
       help: { type: "boolean" }
     }
   })
@@ -129,6 +143,16 @@ const main = async (): Promise<void> => {
           : values.graph ? ["embed_passages", "sync_graph"] : ["embed_passages"],
         nodeOptions: values["node-options"] ?? null,
         scales: (values.scales ?? "1,100").split(",").map((s) => int("scales", s.trim())!),
+        json: values.json ?? null
+      })
+      return
+    case "graph":
+      await graphBench({
+        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
+        reps: int("reps", values.reps) ?? 1,
+        capS: int("cap-s", values["cap-s"]) ?? 120,
+        contenders: list("contenders", values.contenders, graphContenders, graphContenders),
+        handBatch: int("hand-batch", values["hand-batch"]) ?? 10000,
         json: values.json ?? null
       })
       return

@@ -84,7 +84,7 @@ const freePort = (): Promise<number> =>
   })
 
 /** Starts a private Neo4j (the stack's launcher, another home and port, no auth); resolves once it accepts Bolt. */
-const startPrivateNeo4j = async (): Promise<{ uri: string; stop: () => Promise<void> }> => {
+export const startPrivateNeo4j = async (): Promise<{ uri: string; stop: () => Promise<void> }> => {
   const lib = join(repoRoot, "tools/stack/neo4j")
   if (!existsSync(join(lib, "target/classes/Launcher.class"))) throw new Error("the stack's Neo4j launcher is not built: run `npm run stack -- up` first")
   const home = mkdtempSync(join(tmpdir(), "polymath-bench-neo4j-"))

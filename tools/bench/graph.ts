@@ -1,0 +1,159 @@
+/**
+ * `npm run bench -- graph`: batch-v1's graph sync by three contenders on the same corpus and the
+ * same Neo4j, interleaved, the graph emptied and every constraint dropped before each run:
+ *
+ *   seed    the seed plan's method (UNWIND 500, MERGE without constraints), graph-contenders.ts
+ *   hand    a hand-tuned script (constraints first, large batches, MATCH on constrained keys)
+ *   runner  `run --pipeline=batch-v1 --only sync_graph` (the CLI, a child process)
+ *
+ * Every contender is a child process, capped at --cap-s (a capped run counts as "> cap"), its wall
+ * time including process start-up. Neo4j is a private instance started for the benchmark (the
+ * stack's launcher and heap, another home and port), so the stack's graph is never touched.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import type { ContenderConfig } from "./graph-contenders.ts"
+import { graphCounts, openDriver, resetGraph, timedNode } from "./graph-harness.ts"
+import type { ChildRun } from "./graph-harness.ts"
+import { cpuFlags, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, round, table } from "./common.ts"
+import { startPrivateNeo4j } from "./memory.ts"
+
+export const graphContenders = ["seed", "hand", "runner"] as const
+export type GraphContender = (typeof graphContenders)[number]
+
+export interface GraphBenchOptions {
+  readonly scales: ReadonlyArray<number>
+  readonly reps: number
+  readonly capS: number
+  readonly contenders: ReadonlyArray<GraphContender>
+  readonly handBatch: number
+  readonly json: string | null
+}
+
+interface Run extends ChildRun {
+  readonly contender: GraphContender
+  readonly scale: number
+  readonly rep: number
+  readonly nodes: number
+  readonly relationships: number
+  /** Share of the whole machine's CPU that was busy during the run (all processes). */
+  readonly machineBusy: number
+}
+
+const databaseFor = (scale: number): string => (scale === 1 ? "polymath_bench" : `polymath_bench${scale}`)
+
+const runContender = (contender: GraphContender, dsn: string, uri: string, o: GraphBenchOptions): Promise<ChildRun> => {
+  if (contender === "runner") {
+    const report = join(mkdtempSync(join(tmpdir(), "polymath-bench-graph-")), "report.json")
+    return timedNode(
+      [join(repoRoot, "apps/runner/src/main.ts"), "run", "--pipeline=batch-v1", "--set", "model=bge-small-en-v1.5", "--only", "sync_graph", "--no-resume", "--json", report],
+      { ...process.env, POSTGRES_DSN: dsn, NEO4J_URI: uri, NEO4J_USER: "neo4j", NEO4J_PASSWORD: "" },
+      repoRoot,
+      o.capS
+    )
+  }
+  const config: ContenderConfig = { dsn, neo4jUri: uri, neo4jUser: "neo4j", neo4jPassword: "", extractorVersion: "batch-v1", handBatch: o.handBatch }
+  return timedNode([join(repoRoot, "tools/bench/graph-child.ts"), contender], { ...process.env, POLYMATH_BENCH_GRAPH: JSON.stringify(config) }, repoRoot, o.capS)
+}
+
+const fmtS = (r: ReadonlyArray<Run>, capS: number): string => {
+  if (r.length === 0) return "-"
+  const s = median(r.map((x) => (x.capped ? capS : x.seconds)))
+  return r.some((x) => x.capped) ? `> ${capS}` : s.toFixed(2)
+}
+
+export const graphBench = async (o: GraphBenchOptions): Promise<void> => {
+  const info = machine()
+  const dsns = new Map<number, string>()
+  for (const scale of o.scales) dsns.set(scale, await ensureBenchDatabase(databaseFor(scale), scale, 384))
+  const neo = await startPrivateNeo4j()
+  const driver = await openDriver(neo.uri, "neo4j", "")
+  const runs: Array<Run> = []
+  try {
+    // The JVM's first statements are compiled cold; one untimed run keeps that out of the first contender's time.
+    log("warm-up: hand at the first scale (not counted)")
+    await resetGraph(driver)
+    await runContender("hand", dsns.get(o.scales[0]!)!, neo.uri, o)
+    for (const scale of o.scales) {
+      for (let rep = 1; rep <= o.reps; rep++) {
+        // Alternate the order so no contender always runs first (or right after the JVM's last GC).
+        const order = rep % 2 === 1 ? o.contenders : [...o.contenders].reverse()
+        for (const contender of order) {
+          await resetGraph(driver)
+          const busy = machineLoad()
+          const load1 = loadavg()[0]!
+          const r = await runContender(contender, dsns.get(scale)!, neo.uri, o)
+          const counts = await graphCounts(driver)
+          const run: Run = { ...r, contender, scale, rep, ...counts, machineBusy: busy() }
+          if (!r.capped && r.exitCode !== 0) throw new Error(`${contender} at scale ${scale} failed (exit ${r.exitCode}): ${r.stderrTail}`)
+          runs.push(run)
+          log(`scale ${scale} rep ${rep} ${contender}: ${r.capped ? `> ${o.capS} s (capped at ${r.lastProgress ?? "?"})` : `${r.seconds.toFixed(2)} s`}, ${counts.nodes} nodes, ${counts.relationships} rels, peak RSS ${r.peakRssMb ?? "?"} MiB, load1 ${load1.toFixed(2)}, machine busy ${(run.machineBusy * 100).toFixed(0)}%`)
+        }
+      }
+    }
+  } finally {
+    await driver.close()
+    await neo.stop()
+  }
+  report(o, runs, info)
+}
+
+const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType<typeof machine>): void => {
+  const rows: Array<Array<string>> = []
+  const perScale: Record<string, unknown> = {}
+  for (const scale of o.scales) {
+    const of = (c: GraphContender) => runs.filter((r) => r.scale === scale && r.contender === c)
+    const secs = (c: GraphContender) => median(of(c).map((r) => (r.capped ? o.capS : r.seconds)))
+    const capped = (c: GraphContender) => of(c).some((r) => r.capped)
+    // A full run writes the whole graph; a capped one is measured against what a full one wrote.
+    const full = runs.find((r) => r.scale === scale && !r.capped)
+    const entry: Record<string, Record<string, number | boolean | null>> = { seconds: {}, capped: {}, nodes_per_s: {}, relationships_per_s: {}, peak_rss_mb: {} }
+    for (const c of o.contenders) {
+      const rs = of(c)
+      if (rs.length === 0) continue
+      const s = secs(c)
+      const nodes = median(rs.map((r) => r.nodes))
+      const rels = median(rs.map((r) => r.relationships))
+      const rss = median(rs.flatMap((r) => (r.peakRssMb === null ? [] : [r.peakRssMb])))
+      entry["seconds"]![c] = round(s, 2)
+      entry["capped"]![c] = capped(c)
+      entry["nodes_per_s"]![c] = round(nodes / s, 0)
+      entry["relationships_per_s"]![c] = round(rels / s, 0)
+      entry["peak_rss_mb"]![c] = Number.isFinite(rss) ? round(rss, 0) : null
+      const partial = capped(c) && full !== undefined ? ` (${nodes} of ${full.nodes} nodes, ${rels} of ${full.relationships} rels)` : ""
+      rows.push([
+        `scale ${scale} ${c}`,
+        `${nodes} / ${rels}`,
+        fmtS(rs, o.capS) + partial,
+        `${capped(c) ? "< " : ""}${round(nodes / s, 0)}`,
+        `${capped(c) ? "< " : ""}${round(rels / s, 0)}`,
+        Number.isFinite(rss) ? rss.toFixed(0) : "-",
+        `${rs.length}`,
+        rs.map((r) => `${loadOf(r)}`).join(", ")
+      ])
+    }
+    const ratio = (other: GraphContender) => (of("runner").length > 0 && of(other).length > 0 && !capped("runner") ? round(secs(other) / secs("runner"), 2) : null)
+    perScale[String(scale)] = {
+      ...entry,
+      runner_vs_seed: ratio("seed"),
+      runner_vs_seed_is_lower_bound: capped("seed"),
+      runner_vs_hand: ratio("hand"),
+      runs: runs.filter((r) => r.scale === scale).map(({ stderrTail: _t, ...r }) => ({ ...r, seconds: round(r.seconds, 2), machineBusy: round(r.machineBusy, 2) }))
+    }
+  }
+  const text = table(["contender", "nodes / rels written", "wall s (median)", "nodes/s", "rels/s", "peak RSS MiB", "runs", "machine busy %"], rows)
+  const ratioRows = o.scales.map((s) => {
+    const e = perScale[String(s)] as { runner_vs_seed: number | null; runner_vs_seed_is_lower_bound: boolean; runner_vs_hand: number | null }
+    return [`scale ${s}`, e.runner_vs_seed === null ? "-" : `${e.runner_vs_seed_is_lower_bound ? "> " : ""}${e.runner_vs_seed}x`, e.runner_vs_hand === null ? "-" : `${e.runner_vs_hand}x`]
+  })
+  const ratios = table(["scale", "runner vs seed (seed s / runner s)", "runner vs hand-tuned (hand s / runner s)"], ratioRows)
+  const flags = cpuFlags()
+  process.stdout.write(`\n${text}\n\n${ratios}\n\n${cpus()[0]?.model ?? "?"}, ${info.cores} cores; load average at start ${info.loadavg_start.join(" ")}; flags: ${flags}\n`)
+  if (o.json !== null) {
+    writeFileSync(o.json, JSON.stringify({ benchmark: "graph", options: o, machine: { ...info, cpu_flags: flags, loadavg_end: loadavg().map((x) => round(x, 2)) }, scales: perScale, table: text, ratios }, null, 2) + "\n")
+    log(`wrote ${o.json}`)
+  }
+}
+
+const loadOf = (r: Run): string => (Number.isFinite(r.machineBusy) ? (r.machineBusy * 100).toFixed(0) : "?")
