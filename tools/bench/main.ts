@@ -1,5 +1,5 @@
 /**
- * npm run bench -- <embed|memory|graph|large> [options]     (see --help)
+ * npm run bench -- <embed|memory|graph|reads|large> [options]     (see --help)
  *
  * Benchmarks of the embed path and of the runner's memory. Needs the local stack
  * (`npm run stack -- up`, `eval "$(npm run -s stack -- env)"`) for `embed` and `memory`; creates and
@@ -9,6 +9,7 @@ import { parseArgs } from "node:util"
 import { embedBench } from "./embed.ts"
 import { methods } from "./embed.ts"
 import { graphBench, graphContenders } from "./graph.ts"
+import { readMethods, readsBench } from "./reads.ts"
 import { largeBench } from "./large.ts"
 import { memoryBench } from "./memory.ts"
 
@@ -53,6 +54,15 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --hand-batch N        rows per UNWIND of the hand-tuned script (default 10000)
     --json FILE
 
+  reads    cost per row of reading batch-v1's sources in key order: the runner's cursor reader vs
+           re-running the query per keyset page vs one execution, at each scale
+    --scales A,B          (default 1,10)
+    --sources S           source names (default every batch-v1 source)
+    --methods M           cursor,rerun,single (default all)
+    --page-size P         rows per page (default 1000, the graph step's batch_size)
+    --cap-s S             stop a pass after S seconds (default 120)
+    --json FILE
+
   large    (a) and (d) on a large model (default .models/xlmr-large-random) for a few batches
     --model-dir DIR       (default .models/xlmr-large-random)
     --batches N           session runs per method (default 3)
@@ -95,6 +105,7 @@ const main = async (): Promise<void> => {
       "cap-s": { type: "string" },
       contenders: { type: "string" },
       "hand-batch": { type: "string" },
+      sources: { type: "string" },
       help: { type: "boolean" }
     }
   })
@@ -153,6 +164,16 @@ const main = async (): Promise<void> => {
         capS: int("cap-s", values["cap-s"]) ?? 120,
         contenders: list("contenders", values.contenders, graphContenders, graphContenders),
         handBatch: int("hand-batch", values["hand-batch"]) ?? 10000,
+        json: values.json ?? null
+      })
+      return
+    case "reads":
+      await readsBench({
+        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
+        sources: values.sources === undefined ? null : values.sources.split(",").map((s) => s.trim()),
+        methods: list("methods", values.methods, readMethods, readMethods),
+        pageSize: int("page-size", values["page-size"]) ?? 1000,
+        capS: int("cap-s", values["cap-s"]) ?? 120,
         json: values.json ?? null
       })
       return
