@@ -19,7 +19,7 @@ import type { ChildRun } from "./graph-harness.ts"
 import { cpuFlags, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, round, table } from "./common.ts"
 import { startPrivateNeo4j } from "./memory.ts"
 
-export const graphContenders = ["seed", "hand", "runner"] as const
+export const graphContenders = ["seed", "hand", "runner", "baseline"] as const
 export type GraphContender = (typeof graphContenders)[number]
 
 export interface GraphBenchOptions {
@@ -28,6 +28,8 @@ export interface GraphBenchOptions {
   readonly capS: number
   readonly contenders: ReadonlyArray<GraphContender>
   readonly handBatch: number
+  /** A checkout whose runner is the `baseline` contender (before/after a change, in one run). */
+  readonly baselineRoot: string | null
   readonly json: string | null
 }
 
@@ -44,12 +46,13 @@ interface Run extends ChildRun {
 const databaseFor = (scale: number): string => (scale === 1 ? "polymath_bench" : `polymath_bench${scale}`)
 
 const runContender = (contender: GraphContender, dsn: string, uri: string, o: GraphBenchOptions): Promise<ChildRun> => {
-  if (contender === "runner") {
+  if (contender === "runner" || contender === "baseline") {
     const report = join(mkdtempSync(join(tmpdir(), "polymath-bench-graph-")), "report.json")
+    const root = contender === "baseline" ? o.baselineRoot! : repoRoot
     return timedNode(
-      [join(repoRoot, "apps/runner/src/main.ts"), "run", "--pipeline=batch-v1", "--set", "model=bge-small-en-v1.5", "--only", "sync_graph", "--no-resume", "--json", report],
+      [join(root, "apps/runner/src/main.ts"), "run", "--pipeline=batch-v1", "--set", "model=bge-small-en-v1.5", "--only", "sync_graph", "--no-resume", "--json", report],
       { ...process.env, POSTGRES_DSN: dsn, NEO4J_URI: uri, NEO4J_USER: "neo4j", NEO4J_PASSWORD: "" },
-      repoRoot,
+      root,
       o.capS
     )
   }
@@ -78,7 +81,8 @@ export const graphBench = async (o: GraphBenchOptions): Promise<void> => {
     for (const scale of o.scales) {
       for (let rep = 1; rep <= o.reps; rep++) {
         // Alternate the order so no contender always runs first (or right after the JVM's last GC).
-        const order = rep % 2 === 1 ? o.contenders : [...o.contenders].reverse()
+        const active = o.contenders.filter((c) => c !== "baseline" || o.baselineRoot !== null)
+        const order = rep % 2 === 1 ? active : [...active].reverse()
         for (const contender of order) {
           await resetGraph(driver)
           const busy = machineLoad()
@@ -101,6 +105,7 @@ export const graphBench = async (o: GraphBenchOptions): Promise<void> => {
 
 const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType<typeof machine>): void => {
   const rows: Array<Array<string>> = []
+  const contenders = o.contenders.filter((c) => c !== "baseline" || o.baselineRoot !== null)
   const perScale: Record<string, unknown> = {}
   for (const scale of o.scales) {
     const of = (c: GraphContender) => runs.filter((r) => r.scale === scale && r.contender === c)
@@ -109,7 +114,7 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
     // A full run writes the whole graph; a capped one is measured against what a full one wrote.
     const full = runs.find((r) => r.scale === scale && !r.capped)
     const entry: Record<string, Record<string, number | boolean | null>> = { seconds: {}, capped: {}, nodes_per_s: {}, relationships_per_s: {}, peak_rss_mb: {} }
-    for (const c of o.contenders) {
+    for (const c of contenders) {
       const rs = of(c)
       if (rs.length === 0) continue
       const s = secs(c)
@@ -139,15 +144,17 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
       runner_vs_seed: ratio("seed"),
       runner_vs_seed_is_lower_bound: capped("seed"),
       runner_vs_hand: ratio("hand"),
+      runner_vs_baseline: ratio("baseline"),
       runs: runs.filter((r) => r.scale === scale).map(({ stderrTail: _t, ...r }) => ({ ...r, seconds: round(r.seconds, 2), machineBusy: round(r.machineBusy, 2) }))
     }
   }
   const text = table(["contender", "nodes / rels written", "wall s (median)", "nodes/s", "rels/s", "peak RSS MiB", "runs", "machine busy %"], rows)
   const ratioRows = o.scales.map((s) => {
     const e = perScale[String(s)] as { runner_vs_seed: number | null; runner_vs_seed_is_lower_bound: boolean; runner_vs_hand: number | null }
-    return [`scale ${s}`, e.runner_vs_seed === null ? "-" : `${e.runner_vs_seed_is_lower_bound ? "> " : ""}${e.runner_vs_seed}x`, e.runner_vs_hand === null ? "-" : `${e.runner_vs_hand}x`]
+    const e2 = e as typeof e & { runner_vs_baseline: number | null }
+    return [`scale ${s}`, e.runner_vs_seed === null ? "-" : `${e.runner_vs_seed_is_lower_bound ? "> " : ""}${e.runner_vs_seed}x`, e.runner_vs_hand === null ? "-" : `${e.runner_vs_hand}x`, ...(o.baselineRoot === null ? [] : [e2.runner_vs_baseline === null ? "-" : `${e2.runner_vs_baseline}x`])]
   })
-  const ratios = table(["scale", "runner vs seed (seed s / runner s)", "runner vs hand-tuned (hand s / runner s)"], ratioRows)
+  const ratios = table(["scale", "runner vs seed (seed s / runner s)", "runner vs hand-tuned (hand s / runner s)", ...(o.baselineRoot === null ? [] : ["runner vs baseline (baseline s / runner s)"])], ratioRows)
   const flags = cpuFlags()
   process.stdout.write(`\n${text}\n\n${ratios}\n\n${cpus()[0]?.model ?? "?"}, ${info.cores} cores; load average at start ${info.loadavg_start.join(" ")}; flags: ${flags}\n`)
   if (o.json !== null) {

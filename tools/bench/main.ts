@@ -50,8 +50,10 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --scales A,B          corpus scales (default 1,10)
     --reps R              runs of each contender per scale, interleaved (default 1)
     --cap-s S             stop a contender after S seconds, reported as "> S s" (default 120)
-    --contenders C        seed,hand,runner (default all)
+    --contenders C        seed,hand,runner,baseline (default all; baseline only with --baseline)
     --hand-batch N        rows per UNWIND of the hand-tuned script (default 10000)
+    --baseline DIR        also run the runner of another checkout (contender "baseline"), e.g. a
+                          git worktree of the commit before a change, with its own node_modules links
     --json FILE
 
   reads    cost per row of reading batch-v1's sources in key order: the runner's cursor reader vs
@@ -104,6 +106,7 @@ const main = async (): Promise<void> => {
       "batch-rows": { type: "string" },
       "cap-s": { type: "string" },
       contenders: { type: "string" },
+      baseline: { type: "string" },
       "hand-batch": { type: "string" },
       sources: { type: "string" },
       help: { type: "boolean" }
@@ -164,6 +167,7 @@ const main = async (): Promise<void> => {
         capS: int("cap-s", values["cap-s"]) ?? 120,
         contenders: list("contenders", values.contenders, graphContenders, graphContenders),
         handBatch: int("hand-batch", values["hand-batch"]) ?? 10000,
+        baselineRoot: values.baseline ?? null,
         json: values.json ?? null
       })
       return
