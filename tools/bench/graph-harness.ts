@@ -10,6 +10,8 @@ import type { Driver } from "neo4j-driver"
 
 export interface ChildRun {
   readonly seconds: number
+  /** The contender's own user + system CPU seconds (null without /usr/bin/time). */
+  readonly cpuS: number | null
   /** True when the cap stopped it. */
   readonly capped: boolean
   readonly exitCode: number | null
@@ -45,12 +47,13 @@ export const timedNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, c
   new Promise((resolve, reject) => {
     const useTime = existsSync("/usr/bin/time")
     const child = useTime
-      ? spawn("/usr/bin/time", ["-f", "POLYMATH_BENCH_MAXRSS_KB %M", process.execPath, ...args], { cwd, env, stdio: ["ignore", "ignore", "pipe"] })
+      ? spawn("/usr/bin/time", ["-f", "POLYMATH_BENCH_MAXRSS_KB %M %U %S", process.execPath, ...args], { cwd, env, stdio: ["ignore", "ignore", "pipe"] })
       : spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "ignore", "pipe"] })
     const t0 = performance.now()
     let capped = false
     let hwm = 0
     let maxRssKb: number | null = null
+    let cpuS: number | null = null
     let lastProgress: string | null = null
     let tail = ""
     let buf = ""
@@ -65,8 +68,11 @@ export const timedNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, c
       child.kill("SIGKILL")
     }, capS * 1000)
     const onLine = (line: string) => {
-      const t = /^POLYMATH_BENCH_MAXRSS_KB (\d+)/.exec(line)
-      if (t) maxRssKb = Number(t[1])
+      const t = /^POLYMATH_BENCH_MAXRSS_KB (\d+) ([\d.]+) ([\d.]+)/.exec(line)
+      if (t) {
+        maxRssKb = Number(t[1])
+        cpuS = Number(t[2]) + Number(t[3])
+      }
       else if (/^progress |rows/.test(line)) lastProgress = line.replace(/^progress /, "")
     }
     child.stderr!.on("data", (d: Buffer) => {
@@ -85,6 +91,7 @@ export const timedNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, c
       const kb = maxRssKb ?? (hwm > 0 ? hwm : null)
       resolve({
         seconds: (performance.now() - t0) / 1000,
+        cpuS,
         capped,
         exitCode: code,
         peakRssMb: kb === null ? null : Math.round(kb / 102.4) / 10,
@@ -93,6 +100,36 @@ export const timedNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, c
       })
     })
   })
+
+const ticks = (pid: number, children: boolean): number => {
+  try {
+    // Fields after the command name: utime is the 12th, stime 13th, cutime 14th, cstime 15th.
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ").map(Number)
+    return f[11]! + f[12]! + (children ? f[13]! + f[14]! : 0)
+  } catch {
+    return 0
+  }
+}
+
+const childPids = (pid: number): ReadonlyArray<number> => {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim().split(/\s+/).filter((x) => x !== "").map(Number))
+  } catch {
+    return []
+  }
+}
+
+/**
+ * CPU seconds a server spends from now until the returned function is called: the process
+ * and, for Postgres, its live backends plus those that exited (reaped into the postmaster's
+ * children's times). Load-independent where wall time on a shared machine is not.
+ */
+export const serverCpu = (pid: number | null, withChildren: boolean): (() => number | null) => {
+  if (pid === null) return () => null
+  const sample = () => ticks(pid, withChildren) + (withChildren ? childPids(pid).reduce((s, c) => s + ticks(c, false), 0) : 0)
+  const t0 = sample()
+  return () => (sample() - t0) / 100
+}
 
 export const openDriver = async (uri: string, user: string, password: string): Promise<Driver> => {
   const driver = neo4j.driver(uri, password === "" ? undefined : neo4j.auth.basic(user, password), { disableLosslessIntegers: true })

@@ -10,11 +10,11 @@
  * time including process start-up. Neo4j is a private instance started for the benchmark (the
  * stack's launcher and heap, another home and port), so the stack's graph is never touched.
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import type { ContenderConfig } from "./graph-contenders.ts"
-import { graphCounts, openDriver, resetGraph, timedNode } from "./graph-harness.ts"
+import { graphCounts, openDriver, resetGraph, serverCpu, timedNode } from "./graph-harness.ts"
 import type { ChildRun } from "./graph-harness.ts"
 import { cpuFlags, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, round, table } from "./common.ts"
 import { startPrivateNeo4j } from "./memory.ts"
@@ -41,6 +41,17 @@ interface Run extends ChildRun {
   readonly relationships: number
   /** Share of the whole machine's CPU that was busy during the run (all processes). */
   readonly machineBusy: number
+  readonly neo4jCpuS: number | null
+  readonly postgresCpuS: number | null
+}
+
+/** The stack's postmaster (the bench databases live there), for its CPU time. */
+const postmasterPid = (): number | null => {
+  try {
+    return Number(readFileSync(join(process.env["POLYMATH_BENCH_PGDATA"] ?? join(repoRoot, ".stack/pg/data"), "postmaster.pid"), "utf8").split("\n")[0])
+  } catch {
+    return null
+  }
 }
 
 const databaseFor = (scale: number): string => (scale === 1 ? "polymath_bench" : `polymath_bench${scale}`)
@@ -74,10 +85,15 @@ export const graphBench = async (o: GraphBenchOptions): Promise<void> => {
   const driver = await openDriver(neo.uri, "neo4j", "")
   const runs: Array<Run> = []
   try {
-    // The JVM's first statements are compiled cold; one untimed run keeps that out of the first contender's time.
-    log("warm-up: hand at the first scale (not counted)")
-    await resetGraph(driver)
-    await runContender("hand", dsns.get(o.scales[0]!)!, neo.uri, o)
+    // Neo4j compiles each statement and the JVM its code paths on first use: an untimed run of
+    // every contender but the seed (slow, and it shares nothing with the others) on the scale-1
+    // corpus keeps that out of the first timed runs (a first runner run measured 44 Neo4j CPU-s, the next 14).
+    const warm = o.scales.includes(1) ? dsns.get(1)! : await ensureBenchDatabase(databaseFor(1), 1, 384)
+    for (const c of o.contenders.filter((c) => c !== "seed" && (c !== "baseline" || o.baselineRoot !== null))) {
+      log(`warm-up: ${c} at scale 1 (not counted)`)
+      await resetGraph(driver)
+      await runContender(c, warm, neo.uri, o)
+    }
     for (const scale of o.scales) {
       for (let rep = 1; rep <= o.reps; rep++) {
         // Alternate the order so no contender always runs first (or right after the JVM's last GC).
@@ -87,12 +103,15 @@ export const graphBench = async (o: GraphBenchOptions): Promise<void> => {
           await resetGraph(driver)
           const busy = machineLoad()
           const load1 = loadavg()[0]!
+          const neoCpu = serverCpu(neo.pid, false)
+          const pgCpu = serverCpu(postmasterPid(), true)
           const r = await runContender(contender, dsns.get(scale)!, neo.uri, o)
+          const [neo4jCpuS, postgresCpuS] = [neoCpu(), pgCpu()]
           const counts = await graphCounts(driver)
-          const run: Run = { ...r, contender, scale, rep, ...counts, machineBusy: busy() }
+          const run: Run = { ...r, contender, scale, rep, ...counts, machineBusy: busy(), neo4jCpuS, postgresCpuS }
           if (!r.capped && r.exitCode !== 0) throw new Error(`${contender} at scale ${scale} failed (exit ${r.exitCode}): ${r.stderrTail}`)
           runs.push(run)
-          log(`scale ${scale} rep ${rep} ${contender}: ${r.capped ? `> ${o.capS} s (capped at ${r.lastProgress ?? "?"})` : `${r.seconds.toFixed(2)} s`}, ${counts.nodes} nodes, ${counts.relationships} rels, peak RSS ${r.peakRssMb ?? "?"} MiB, load1 ${load1.toFixed(2)}, machine busy ${(run.machineBusy * 100).toFixed(0)}%`)
+          log(`scale ${scale} rep ${rep} ${contender}: ${r.capped ? `> ${o.capS} s (capped at ${r.lastProgress ?? "?"})` : `${r.seconds.toFixed(2)} s`}, ${counts.nodes} nodes, ${counts.relationships} rels, peak RSS ${r.peakRssMb ?? "?"} MiB, CPU-s own ${r.cpuS ?? "?"} neo4j ${neo4jCpuS ?? "?"} pg ${postgresCpuS ?? "?"}, load1 ${load1.toFixed(2)}, machine busy ${(run.machineBusy * 100).toFixed(0)}%`)
         }
       }
     }
@@ -114,6 +133,7 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
     // A full run writes the whole graph; a capped one is measured against what a full one wrote.
     const full = runs.find((r) => r.scale === scale && !r.capped)
     const entry: Record<string, Record<string, number | boolean | null>> = { seconds: {}, capped: {}, nodes_per_s: {}, relationships_per_s: {}, peak_rss_mb: {} }
+    const cpu: Record<string, Record<string, number | null>> = {}
     for (const c of contenders) {
       const rs = of(c)
       if (rs.length === 0) continue
@@ -126,6 +146,7 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
       entry["nodes_per_s"]![c] = round(nodes / s, 0)
       entry["relationships_per_s"]![c] = round(rels / s, 0)
       entry["peak_rss_mb"]![c] = Number.isFinite(rss) ? round(rss, 0) : null
+      cpu[c] = { own: num(rs.map((r) => r.cpuS)), neo4j: num(rs.map((r) => r.neo4jCpuS)), postgres: num(rs.map((r) => r.postgresCpuS)) }
       const partial = capped(c) && full !== undefined ? ` (${nodes} of ${full.nodes} nodes, ${rels} of ${full.relationships} rels)` : ""
       rows.push([
         `scale ${scale} ${c}`,
@@ -134,6 +155,7 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
         `${capped(c) ? "< " : ""}${round(nodes / s, 0)}`,
         `${capped(c) ? "< " : ""}${round(rels / s, 0)}`,
         Number.isFinite(rss) ? rss.toFixed(0) : "-",
+        cpuCell(rs),
         `${rs.length}`,
         rs.map((r) => `${loadOf(r)}`).join(", ")
       ])
@@ -141,6 +163,7 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
     const ratio = (other: GraphContender) => (of("runner").length > 0 && of(other).length > 0 && !capped("runner") ? round(secs(other) / secs("runner"), 2) : null)
     perScale[String(scale)] = {
       ...entry,
+      cpu_s_median: cpu,
       runner_vs_seed: ratio("seed"),
       runner_vs_seed_is_lower_bound: capped("seed"),
       runner_vs_hand: ratio("hand"),
@@ -148,7 +171,7 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
       runs: runs.filter((r) => r.scale === scale).map(({ stderrTail: _t, ...r }) => ({ ...r, seconds: round(r.seconds, 2), machineBusy: round(r.machineBusy, 2) }))
     }
   }
-  const text = table(["contender", "nodes / rels written", "wall s (median)", "nodes/s", "rels/s", "peak RSS MiB", "runs", "machine busy %"], rows)
+  const text = table(["contender", "nodes / rels written", "wall s (median)", "nodes/s", "rels/s", "peak RSS MiB", "CPU-s own / neo4j / pg", "runs", "machine busy %"], rows)
   const ratioRows = o.scales.map((s) => {
     const e = perScale[String(s)] as { runner_vs_seed: number | null; runner_vs_seed_is_lower_bound: boolean; runner_vs_hand: number | null }
     const e2 = e as typeof e & { runner_vs_baseline: number | null }
@@ -162,5 +185,18 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
     log(`wrote ${o.json}`)
   }
 }
+
+const num = (xs: ReadonlyArray<number | null>): number | null => {
+  const v = xs.filter((x): x is number => x !== null)
+  return v.length === 0 ? null : round(median(v), 2)
+}
+
+const medianOf = (xs: ReadonlyArray<number | null>): string => {
+  const v = xs.filter((x): x is number => x !== null)
+  return v.length === 0 ? "?" : median(v).toFixed(1)
+}
+
+/** Median CPU seconds of the contender itself, of Neo4j and of Postgres over its runs. */
+const cpuCell = (rs: ReadonlyArray<Run>): string => `${medianOf(rs.map((r) => r.cpuS))} / ${medianOf(rs.map((r) => r.neo4jCpuS))} / ${medianOf(rs.map((r) => r.postgresCpuS))}`
 
 const loadOf = (r: Run): string => (Number.isFinite(r.machineBusy) ? (r.machineBusy * 100).toFixed(0) : "?")
