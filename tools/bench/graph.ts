@@ -81,7 +81,9 @@ export const graphBench = async (o: GraphBenchOptions): Promise<void> => {
   const info = machine()
   const dsns = new Map<number, string>()
   for (const scale of o.scales) dsns.set(scale, await ensureBenchDatabase(databaseFor(scale), scale, 384))
-  const neo = await startPrivateNeo4j()
+  // The stack's heap limit, allocated up front: a heap growing from 256 MiB during the first large
+  // run made that run cost Neo4j up to 3x the CPU of the same run later.
+  const neo = await startPrivateNeo4j({ fixedHeap: true })
   const driver = await openDriver(neo.uri, "neo4j", "")
   const runs: Array<Run> = []
   try {
