@@ -1,5 +1,5 @@
 /** Helpers shared by the benchmarks: statistics, tables, machine load, the benchmark databases. */
-import { spawnSync } from "node:child_process"
+import { execSync, spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { availableParallelism, cpus, loadavg, totalmem } from "node:os"
 import { join, resolve } from "node:path"
@@ -59,6 +59,16 @@ export const machine = () => ({
   loadavg_start: loadavg().map((x) => round(x, 2)),
   node: process.version
 })
+
+/** The SIMD flags lscpu reports that matter to the numbers (avx512f, avx2), for the tables. */
+export const cpuFlags = (): string => {
+  try {
+    const f = (execSync("lscpu", { encoding: "utf8" }).match(/^Flags:\s*(.*)$/m)?.[1] ?? "").split(" ")
+    return ["avx512f", "avx2", "fma"].filter((x) => f.includes(x)).join(", ") || "neither avx2 nor avx512f"
+  } catch {
+    return "lscpu unavailable"
+  }
+}
 
 /** Peak RSS (MiB) of this process so far. */
 export const selfPeakRssMb = (): number => round(process.resourceUsage().maxRSS / 1024, 1)

@@ -1,5 +1,5 @@
 /**
- * npm run bench -- <embed|memory|large|search> [options]     (see --help)
+ * npm run bench -- <embed|memory|graph|reads|large|search> [options]     (see --help)
  *
  * Benchmarks of the embed path and of the runner's memory. Needs the local stack
  * (`npm run stack -- up`, `eval "$(npm run -s stack -- env)"`) for `embed` and `memory`; creates and
@@ -8,6 +8,8 @@
 import { parseArgs } from "node:util"
 import { embedBench } from "./embed.ts"
 import { methods } from "./embed.ts"
+import { graphBench, graphContenders } from "./graph.ts"
+import { readMethods, readsBench } from "./reads.ts"
 import { largeBench } from "./large.ts"
 import { memoryBench } from "./memory.ts"
 import { searchBench } from "./search.ts"
@@ -41,6 +43,27 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --steps S             embed_passages,sync_graph (default embed_passages; --graph adds sync_graph)
     --scales A,B          (default 1,100)
     --node-options O      NODE_OPTIONS for the runner, e.g. --max-old-space-size=96
+    --json FILE
+
+  graph    batch-v1's graph sync by the seed's method (UNWIND 500, MERGE without constraints), a
+           hand-tuned script (constraints first, large batches) and the runner (--only sync_graph),
+           interleaved, graph emptied and constraints dropped before each, in a private Neo4j
+    --scales A,B          corpus scales (default 1,10)
+    --reps R              runs of each contender per scale, interleaved (default 1)
+    --cap-s S             stop a contender after S seconds, reported as "> S s" (default 120)
+    --contenders C        seed,hand,runner,baseline (default all; baseline only with --baseline)
+    --hand-batch N        rows per UNWIND of the hand-tuned script (default 10000)
+    --baseline DIR        also run the runner of another checkout (contender "baseline"), e.g. a
+                          git worktree of the commit before a change, with its own node_modules links
+    --json FILE
+
+  reads    cost per row of reading batch-v1's sources in key order: the runner's cursor reader vs
+           re-running the query per keyset page vs one execution, at each scale
+    --scales A,B          (default 1,10)
+    --sources S           source names (default every batch-v1 source)
+    --methods M           cursor,rerun,single (default all)
+    --page-size P         rows per page (default 1000, the graph step's batch_size)
+    --cap-s S             stop a pass after S seconds (default 120)
     --json FILE
 
   large    (a) and (d) on a large model (default .models/xlmr-large-random) for a few batches
@@ -95,6 +118,11 @@ const main = async (): Promise<void> => {
       "recall-queries": { type: "string" },
       noise: { type: "string" },
       "no-graph": { type: "boolean" },
+      "cap-s": { type: "string" },
+      contenders: { type: "string" },
+      baseline: { type: "string" },
+      "hand-batch": { type: "string" },
+      sources: { type: "string" },
       help: { type: "boolean" }
     }
   })
@@ -153,6 +181,27 @@ const main = async (): Promise<void> => {
         recallQueries: int("recall-queries", values["recall-queries"]) ?? 200,
         noise: values.noise === undefined ? 0.02 : Number(values.noise),
         graph: !values["no-graph"],
+        json: values.json ?? null
+      })
+      return
+    case "graph":
+      await graphBench({
+        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
+        reps: int("reps", values.reps) ?? 1,
+        capS: int("cap-s", values["cap-s"]) ?? 120,
+        contenders: list("contenders", values.contenders, graphContenders, graphContenders),
+        handBatch: int("hand-batch", values["hand-batch"]) ?? 10000,
+        baselineRoot: values.baseline ?? null,
+        json: values.json ?? null
+      })
+      return
+    case "reads":
+      await readsBench({
+        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
+        sources: values.sources === undefined ? null : values.sources.split(",").map((s) => s.trim()),
+        methods: list("methods", values.methods, readMethods, readMethods),
+        pageSize: int("page-size", values["page-size"]) ?? 1000,
+        capS: int("cap-s", values["cap-s"]) ?? 120,
         json: values.json ?? null
       })
       return

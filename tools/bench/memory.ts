@@ -84,13 +84,13 @@ const freePort = (): Promise<number> =>
   })
 
 /** Starts a private Neo4j (the stack's launcher, another home and port, no auth); resolves once it accepts Bolt. */
-export const startPrivateNeo4j = async (): Promise<{ uri: string; stop: () => Promise<void> }> => {
+export const startPrivateNeo4j = async (options: { readonly fixedHeap?: boolean } = {}): Promise<{ uri: string; pid: number | null; stop: () => Promise<void> }> => {
   const lib = join(repoRoot, "tools/stack/neo4j")
   if (!existsSync(join(lib, "target/classes/Launcher.class"))) throw new Error("the stack's Neo4j launcher is not built: run `npm run stack -- up` first")
   const home = mkdtempSync(join(tmpdir(), "polymath-bench-neo4j-"))
   const port = await freePort()
   const child = spawn("java", [
-    "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
+    options.fixedHeap === true ? "-Xms1g" : "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
     "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
     "-Dio.netty.tryReflectionSetAccessible=true", "-Dfile.encoding=UTF-8",
@@ -119,6 +119,7 @@ export const startPrivateNeo4j = async (): Promise<{ uri: string; stop: () => Pr
   log(`private Neo4j pid ${child.pid} on bolt://127.0.0.1:${port} (home ${home})`)
   return {
     uri: `bolt://127.0.0.1:${port}`,
+    pid: child.pid ?? null,
     stop: async () => {
       child.removeAllListeners("exit")
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))

@@ -23,7 +23,7 @@ import type { Embedder, SearchResult } from "@polymath/engine"
 import { connectorsLayer } from "../../apps/runner/src/Connections.ts"
 import { TOPICS } from "../fixtures/src/topics.ts"
 import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
-import { dsnWithDatabase, ensureBenchDatabase, log, machine, machineLoad, median, nodeBin, repoRoot, round, stackDsn, table } from "./common.ts"
+import { cpuFlags, dsnWithDatabase, ensureBenchDatabase, log, machine, machineLoad, median, nodeBin, repoRoot, round, stackDsn, table } from "./common.ts"
 import { startPrivateNeo4j } from "./memory.ts"
 
 export interface SearchBenchOptions {
@@ -226,10 +226,4 @@ export const searchBench = async (o: SearchBenchOptions): Promise<void> => {
   } finally {
     await neo4j?.stop()
   }
-}
-
-const cpuFlags = (): string => {
-  const r = spawnSync("lscpu", { encoding: "utf8" })
-  const flags = /^Flags:\s*(.*)$/m.exec(r.stdout ?? "")?.[1]?.split(" ") ?? []
-  return ["avx512f", "avx2"].filter((f) => flags.includes(f)).join(", ") || "neither avx2 nor avx512f"
 }

@@ -17,6 +17,12 @@ export interface Page {
   readonly rows: ReadonlyArray<Row>
   /** The key of the last row in `rows`, where the next page starts after. */
   readonly lastKey: KeyTuple
+  /**
+   * On the first page of a pass only, when the reader knows it: how many rows the whole pass
+   * yields, this page's included, counted in the snapshot the pass reads (so no separate count
+   * has to run the source's query once more).
+   */
+  readonly passRows?: number
 }
 
 /** A row a write could not take, by its index in the batch, and why (for the rejected-rows report). */

@@ -36,13 +36,17 @@ const CURSOR = "polymath_pages"
 
 // One connection, one snapshot and one execution of the query for the whole pass: re-running
 // a DISTINCT or GROUP BY join for every page made reading cost grow with the square of the
-// source. Ending the read transaction (on release) closes the cursor.
-const openCursor = (pool: pg.Pool, context: string, text: string, params: ReadonlyArray<unknown>): Effect.Effect<pg.PoolClient, PgError, Scope.Scope> =>
+// source. The pass's row count comes from the same execution (MOVE to the end, then back to
+// the start of a SCROLL cursor): a separate count(*) ran the whole join once more per unit.
+// Ending the read transaction (on release) closes the cursor.
+const openCursor = (pool: pg.Pool, context: string, text: string, params: ReadonlyArray<unknown>): Effect.Effect<{ client: pg.PoolClient; rows: number }, PgError, Scope.Scope> =>
   Effect.gen(function*() {
     const client = yield* checkedOutClient(pool, context, "ROLLBACK")
     yield* runSingleStatement(client, context, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    yield* runSingleStatement(client, context, `DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${text}`, params)
-    return client
+    yield* runSingleStatement(client, context, `DECLARE ${CURSOR} SCROLL CURSOR FOR ${text}`, params)
+    const moved = yield* runSingleStatement(client, context, `MOVE FORWARD ALL IN ${CURSOR}`)
+    yield* runSingleStatement(client, context, `MOVE ABSOLUTE 0 IN ${CURSOR}`)
+    return { client, rows: moved.rowCount ?? 0 }
   })
 
 /**
@@ -50,7 +54,8 @@ const openCursor = (pool: pg.Pool, context: string, text: string, params: Readon
  * effective rows (non-null keys, at or past the cursor; see `planSource`), in a read-only
  * REPEATABLE READ transaction, fetching a page at a time:
  *
- *     DECLARE c NO SCROLL CURSOR FOR SELECT src.* FROM <source> [WHERE (k1, k2) >= ($a, $b)] ORDER BY k1, k2
+ *     DECLARE c SCROLL CURSOR FOR SELECT src.* FROM <source> [WHERE (k1, k2) >= ($a, $b)] ORDER BY k1, k2
+ *     MOVE FORWARD ALL IN c; MOVE ABSOLUTE 0 IN c      -- the pass's row count, told on its first page
  *     FETCH FORWARD $page FROM c
  *
  * Equal keys are adjacent, so each row's key is compared with the one before it, across
@@ -75,9 +80,12 @@ export const keysetPages = (pool: pg.Pool, source: KeysetSource, after: KeyTuple
         ? `SELECT ${select} FROM ${plan.from} ORDER BY ${order}`
         : `SELECT ${select} FROM ${plan.from} WHERE ${boundary} ORDER BY ${order}`
       const context = `reading ${sourceLabel(source)}`
-      const client = yield* openCursor(pool, context, text, after === null ? plan.params : [...plan.params, ...after])
+      const { client, rows: cursorRows } = yield* openCursor(pool, context, text, after === null ? plan.params : [...plan.params, ...after])
       let previous: KeyTuple | null = after
       let leading = after !== null
+      // The cursor's rows less the checkpoint's own row, told once, on the first page handed out.
+      let skipped = 0
+      let told = false
 
       const page = (_: null) =>
         Effect.gen(function*() {
@@ -91,6 +99,7 @@ export const keysetPages = (pool: pg.Pool, source: KeysetSource, after: KeyTuple
             while (start < keys.length && sameKey(keys[start] as KeyTuple, after!)) start++
             if (start > 1) return yield* duplicateKeyError(source, after!)
             leading = false
+            skipped = start
           }
           // `previous` is the last key handed out, or the checkpoint's when resuming.
           for (let i = start; i < keys.length; i++) {
@@ -100,7 +109,10 @@ export const keysetPages = (pool: pg.Pool, source: KeysetSource, after: KeyTuple
           }
           const more = raw.length === limit ? Option.some<null>(null) : Option.none<null>()
           if (start === raw.length) return [[], more] as const
-          return [[{ rows: stripHidden(plan, raw.slice(start)), lastKey: previous! }], more] as const
+          const rows = stripHidden(plan, raw.slice(start))
+          if (told) return [[{ rows, lastKey: previous! }], more] as const
+          told = true
+          return [[{ rows, lastKey: previous!, passRows: cursorRows - skipped }], more] as const
         })
 
       return Stream.paginate<null, Page, PgError>(null, page)

@@ -94,6 +94,22 @@ describe("keyset pages", () => {
       expect(pages.at(-1)?.lastKey).toEqual(["1000"])
     }))
 
+  it.effect("the first page tells how many rows the pass yields (a DISTINCT join; after a checkpoint, what is left); no other page does", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      // 1000 pairs over 37 values of a: a DISTINCT that a separate count would have to run again.
+      const distinct = source(`SELECT DISTINCT a FROM "${schema}".pairs`, ["a"], 10)
+      const pages = yield* collect(c.pages(distinct, null))
+      expect(pages.map((p) => p.passRows)).toEqual([37, undefined, undefined, undefined])
+      const rest = yield* collect(c.pages(distinct, ["20"]))
+      expect(rest[0]?.passRows).toBe(16)
+      expect(rest.flatMap((p) => p.rows).length).toBe(16)
+      // A checkpoint whose row is gone is not subtracted.
+      const items = source(`SELECT * FROM "${schema}".items WHERE id <> 936`, ["id"], 64)
+      expect((yield* collect(c.pages(items, ["936"])))[0]?.passRows).toBe(64)
+      expect(yield* collect(c.pages(items, ["1000"]))).toEqual([])
+    }))
+
   it.effect("appends its parameters after the statement's own", () =>
     Effect.gen(function*() {
       const c = yield* connector()

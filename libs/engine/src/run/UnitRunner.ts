@@ -130,7 +130,6 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
         }
       })
 
-    const total = yield* retry(args.sql.count(source)).pipe(Effect.mapError(toStepError(base)))
     // Keyset pages cannot reach rows whose key is NULL, so they are rejected here, once. (Under
     // `on_error: fail` the run checked before writing anything that there are none.)
     if (checkpoint === undefined && step.rows.onError === "skip") {
@@ -145,7 +144,7 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
     }
     // Progress counts rows as pages hold them (a folded row is one). After a resume, what was
     // paged already is estimated from the counts: rows read, less those folded into others and
-    // the NULL-key rows rejected before paging (which `total` leaves out; counted again here,
+    // the NULL-key rows rejected before paging (which the pages leave out; counted again here,
     // the source may have changed). Only an estimate, so a failure to count is not the unit's.
     const sofar = yield* Ref.get(counts)
     const nullKeysBefore = checkpoint === undefined
@@ -153,10 +152,23 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
       : step.rows.onError === "skip"
       ? yield* args.sql.nullKeys(source, 0).pipe(Effect.map((n) => Math.min(n.count, sofar.rejected)), Effect.orElseSucceed(() => 0))
       : 0
-    yield* progress.unitStart(unit.unit, total, Math.max(0, Math.min(total, sofar.read - sofar.combined - nullKeysBefore)))
+    const alreadyDone = Math.max(0, sofar.read - sofar.combined - nullKeysBefore)
+    // The total is what was paged before plus what this pass yields, which its first page tells
+    // (the reader counts it in the pass's own snapshot); a pass that yields nothing adds 0.
+    let total: number | null = null
+    const start = (rows: number) =>
+      Effect.suspend(() => (total === null ? progress.unitStart(unit.unit, (total = rows), Math.min(rows, alreadyDone)) : Effect.void))
+    // A reader that does not tell the pass's rows is asked for the source's count, once.
+    const counted = (page: Page) =>
+      page.passRows !== undefined
+        ? start(alreadyDone + page.passRows)
+        : total === null
+        ? Effect.flatMap(retry(args.sql.count(source)), start)
+        : Effect.void
 
     let lastKey: KeyTuple | null = checkpoint?.lastKey ?? null
     const pass = readPages(args.sql, source, lastKey, step.retry, retried).pipe(
+      Stream.tap(counted),
       Stream.mapError(toStepError(base)),
       // Read ahead one page, and prepare the next page while the previous one is written.
       Stream.buffer({ capacity: 1 }),
@@ -189,6 +201,7 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
       Effect.as("done" as const),
       Effect.catchTag("Stopped", () => Effect.succeed("stopped" as const))
     )
+    yield* start(alreadyDone)
     if (ended === "stopped") {
       yield* progress.unitEnd(unit.unit, "stopped")
       return yield* report(yield* Ref.get(counts), total, "stopped")
