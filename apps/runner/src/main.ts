@@ -5,77 +5,32 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Clock, Effect, Exit, Layer, Ref } from "effect"
 import { Command } from "effect/cli"
-import { displayPath, formatDiagnostic, loadPipeline, pipelineJsonSchema, resolvePipelinePath, sortDiagnostics, SpecError } from "@polymath/dsl"
-import type { LoadedPipeline, ModelFacts } from "@polymath/dsl"
-import { compile, compileSearch, Embedders, execute, formatTestReport, onlySteps, PlanError, Progress, resolveStart, RunEvents, runPipelineTests, runSearch, SearchError, testFileFor, trace, traceModel, verify } from "@polymath/engine"
+import { displayPath, pipelineJsonSchema, resolvePipelinePath, SpecError } from "@polymath/dsl"
+import type { LoadedPipeline } from "@polymath/dsl"
+import { Embedders, execute, formatTestReport, PlanError, Progress, RunEvents, runPipelineTests, testFileFor, verify } from "@polymath/engine"
 import type { CheckResult, Plan, RunObserver, UnitReport } from "@polymath/engine"
-import { layerConfig as embeddersFromConfig, makeEmbedderFactory } from "@polymath/embeddings"
+import { layerConfig as embeddersFromConfig } from "@polymath/embeddings"
 import type { OnnxEmbedderFactory } from "@polymath/embeddings"
 import { commandTree } from "./Cli.ts"
 import type { CliArgs } from "./Cli.ts"
 import { connectorsLayer } from "./Connections.ts"
 import { reportFailure } from "./Failures.ts"
+import { searchCommand, traceCommand } from "./Inspect.ts"
 import { loggingLayer } from "./Logging.ts"
+import { ExitCode, load, out, planOf } from "./Pipeline.ts"
 import { makeProgressEvents, progressRendererLayer, writeAboveProgress } from "./ProgressRenderer.ts"
 import { renderChecks, renderPlan, renderSummary } from "./Render.ts"
-import { renderSearch, searchJson } from "./SearchOutput.ts"
 import { profileSets } from "./Profile.ts"
 import { RunnerConfig } from "./RunnerConfig.ts"
 import type { RunnerSettings } from "./RunnerConfig.ts"
 import { redactParams, reportPathProblem, retryTotals, writeRunReport } from "./RunReport.ts"
 import type { RunDocument, RunOutcome } from "./RunReport.ts"
 import { telemetryLayer } from "./Telemetry.ts"
-import { renderTrace, traceJson } from "./TraceRender.ts"
-
-/** Exit codes, as documented in each command's --help. */
-export const ExitCode = { ok: 0, failed: 1, invalid: 2, verifyFailed: 3, rejectedRows: 4, interrupted: 130 } as const
 
 /** What an interrupted command says (the teardown below runs outside the program); only a run has a checkpoint to resume from. */
 let interruptedNote = "interrupted: nothing was written"
 
 const version = "0.1.0"
-
-const out = (s: string) => Effect.sync(() => void process.stdout.write(s.endsWith("\n") ? s : `${s}\n`))
-
-/** Model names and dimensions for lint, from the registry the run will use. */
-const modelFacts = (factory: OnnxEmbedderFactory) =>
-  Effect.gen(function*() {
-    const facts = new Map<string, ModelFacts>()
-    for (const name of factory.registry.names) {
-      const info = yield* factory.describe(name)
-      facts.set(name, { dimensions: info.dimensions })
-    }
-    return facts
-  })
-
-/**
- * Reads the model registry once (lint checks model names and dimensions against it, and
- * the run's embedders come from the same factory), then loads and lints the pipeline. A
- * registry that cannot be read only disables the model checks; a run needing a model
- * then fails where it loads it, with the registry's own error.
- */
-const load = (args: CliArgs, allowMissingEnv: boolean) =>
-  Effect.gen(function*() {
-    const factory = yield* makeEmbedderFactory().pipe(
-      Effect.catch((e) => Effect.logWarning(`model registry not read (${e.message}); model names are not checked`).pipe(Effect.as(null)))
-    )
-    const models = factory === null ? undefined : yield* modelFacts(factory)
-    const defaults = yield* profileSets(args.pipeline!)
-    yield* Effect.logDebug(`loading ${args.pipeline}`)
-    const loaded = yield* loadPipeline(args.pipeline!, { set: [...defaults, ...args.set], allowMissingEnv, ...(models ? { models } : {}) })
-    for (const w of sortDiagnostics(loaded.warnings)) yield* Effect.logWarning(formatDiagnostic(w))
-    return { loaded, factory }
-  })
-
-const planOf = (args: CliArgs, loaded: LoadedPipeline) =>
-  Effect.gen(function*() {
-    const plan = compile(loaded, { force: args.force })
-    const unknown = args.only.filter((o) => !plan.steps.some((s) => s.name === o))
-    if (unknown.length > 0) {
-      return yield* Effect.fail(new SpecError({ diagnostics: [{ position: null, message: `--only: unknown step ${unknown.join(", ")} (steps: ${plan.steps.map((s) => s.name).join(", ")})`, hint: null, severity: "error" }] }))
-    }
-    return args.only.length > 0 ? onlySteps(plan, args.only) : plan
-  })
 
 /** The services a command that touches the stores needs, all built from the plan. */
 const storesLayer = (plan: Plan, factory: OnnxEmbedderFactory | null, format: "text" | "json") =>
@@ -202,23 +157,8 @@ const perform = (args: CliArgs, format: "text" | "json") =>
         yield* out(renderChecks(results))
         return checksCode(results)
       }
-      case "trace": {
-        const t = args.trace!
-        if (!Number.isInteger(t.depth) || t.depth < 0 || t.depth > 10) return yield* Effect.logError(`error: --depth must be a whole number from 0 to 10, got ${t.depth}`).pipe(Effect.as(ExitCode.invalid))
-        const { loaded } = yield* load(args, false)
-        const plan = yield* planOf(args, loaded)
-        const model = traceModel(plan)
-        const start = resolveStart(model, t.label, t.key)
-        if ("problem" in start) return yield* Effect.logError(`error: ${start.problem}`).pipe(Effect.as(ExitCode.invalid))
-        const result = yield* trace(model, start, t.depth).pipe(Effect.provide(connectorsLayer(plan)))
-        // Nothing to compare: most likely a mistyped key, which "the stores agree" would hide.
-        if (result.nodes.length === 0) {
-          const key = Object.entries(result.start.key).map(([k, v]) => `${k}=${v}`).join(", ")
-          return yield* Effect.logError(`error: no ${t.label} node matches ${key}, neither in Postgres (source ${start.node.unit.rawSource.keyset.name}) nor in the graph`).pipe(Effect.as(ExitCode.invalid))
-        }
-        yield* out(t.json ? traceJson(result) : renderTrace(result))
-        return result.differences.length === 0 ? ExitCode.ok : ExitCode.verifyFailed
-      }
+      case "trace":
+        return yield* traceCommand(args)
       case "test": {
         const file = testFileFor(resolvePipelinePath(args.pipeline!, "pipelines"))
         if (!existsSync(file)) {
@@ -228,15 +168,8 @@ const perform = (args: CliArgs, format: "text" | "json") =>
         yield* out(formatTestReport(report))
         return report.failed > 0 ? ExitCode.failed : ExitCode.ok
       }
-      case "search": {
-        const { loaded, factory } = yield* load(args, false)
-        const compiled = compileSearch(loaded, yield* planOf(args, loaded), args.search!.name)
-        if (compiled instanceof SearchError) return yield* compiled
-        const stores = Layer.mergeAll(connectorsLayer(compiled), factory === null ? embeddersFromConfig : Layer.succeed(Embedders, factory))
-        const result = yield* Effect.scoped(runSearch(compiled, args.search!)).pipe(Effect.provide(stores))
-        yield* out(args.search!.json ? searchJson(result) : renderSearch(result))
-        return ExitCode.ok
-      }
+      case "search":
+        return yield* searchCommand(args)
       case "run":
         return yield* runCommand(args, format)
     }
