@@ -1,6 +1,6 @@
 /** Helpers shared by the benchmarks: statistics, tables, machine load, the benchmark databases. */
 import { execSync, spawnSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { availableParallelism, cpus, loadavg, totalmem } from "node:os"
 import { join, resolve } from "node:path"
 import { redact } from "@polymath/engine"
@@ -163,3 +163,26 @@ export const clearVectors = (dsn: string, ids: ReadonlyArray<string>): Promise<v
   withClient(dsn, async (c) => {
     await c.query("UPDATE passages SET embedding = NULL, embedding_model = NULL WHERE passage_id = ANY($1::uuid[])", [ids])
   })
+
+/** A memory figure of a live process from /proc (null once it has exited). */
+export const statusKb = (pid: number, field: "VmRSS" | "VmHWM"): number | null => {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))
+    return m ? Number(m[1]) : null
+  } catch {
+    return null
+  }
+}
+
+/** A process's first child (the node process under /usr/bin/time), null when it has none or has exited. */
+export const childOf = (pid: number): number | null => {
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim()
+      if (kids !== "") return Number(kids.split(/\s+/)[0])
+    }
+  } catch {
+    // exited
+  }
+  return null
+}

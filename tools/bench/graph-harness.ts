@@ -7,6 +7,7 @@ import { spawn } from "node:child_process"
 import { existsSync, readFileSync, readdirSync } from "node:fs"
 import neo4j from "neo4j-driver"
 import type { Driver } from "neo4j-driver"
+import { childOf, statusKb } from "./common.ts"
 
 export interface ChildRun {
   readonly seconds: number
@@ -19,27 +20,6 @@ export interface ChildRun {
   /** The last `progress ...` or runner progress line, for a capped run. */
   readonly lastProgress: string | null
   readonly stderrTail: string
-}
-
-const vmHwmKb = (pid: number): number | null => {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
-    return m ? Number(m[1]) : null
-  } catch {
-    return null
-  }
-}
-
-const childOf = (pid: number): number | null => {
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim()
-      if (kids !== "") return Number(kids.split(/\s+/)[0])
-    }
-  } catch {
-    // exited
-  }
-  return null
 }
 
 /** Runs `node args...` with a wall-clock cap (SIGKILL at the cap: a capped contender's work is not counted). */
@@ -60,7 +40,7 @@ export const timedNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, c
     let nodePid: number | null = useTime ? null : child.pid ?? null
     const sample = setInterval(() => {
       if (nodePid === null && child.pid !== undefined) nodePid = childOf(child.pid)
-      if (nodePid !== null) hwm = Math.max(hwm, vmHwmKb(nodePid) ?? 0)
+      if (nodePid !== null) hwm = Math.max(hwm, statusKb(nodePid, "VmHWM") ?? 0)
     }, 200)
     const cap = setTimeout(() => {
       capped = true

@@ -16,13 +16,13 @@
  */
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { makeEmbedderFactory } from "@polymath/embeddings"
-import { ensureBenchDatabase, log, machine, nodeBin, repoRoot, restoreCorpus, round, saveOriginalTexts, table } from "./common.ts"
+import { childOf, ensureBenchDatabase, log, machine, nodeBin, repoRoot, restoreCorpus, round, saveOriginalTexts, statusKb, table } from "./common.ts"
 
 export interface MemoryBenchOptions {
   readonly model: string
@@ -48,28 +48,6 @@ interface Measured {
   /** RSS when half the rows were done, and at the end: growth with rows. */
   readonly rssAtHalfMb: number | null
   readonly rssAtEndMb: number | null
-}
-
-const statusKb = (pid: number, field: "VmRSS" | "VmHWM"): number | null => {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))
-    return m ? Number(m[1]) : null
-  } catch {
-    return null
-  }
-}
-
-/** The node process under /usr/bin/time (its only child). */
-const childOf = (pid: number): number | null => {
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim()
-      if (kids !== "") return Number(kids.split(/\s+/)[0])
-    }
-  } catch {
-    // exited
-  }
-  return null
 }
 
 const freePort = (): Promise<number> =>
