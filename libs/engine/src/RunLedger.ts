@@ -91,6 +91,8 @@ export interface RunLedger {
    * another process holds it.
    */
   readonly begin: (identity: RunIdentity, options: { readonly resume: string | null; readonly stores: StoreFingerprints }) => Effect.Effect<RunHandle, ConnectorFailure, Scope.Scope>
+  /** Every unit checkpoint a run has recorded (a distributed run's workers read their ranges' back). */
+  readonly checkpoints: (runId: string) => Effect.Effect<ReadonlyMap<string, UnitCheckpoint>, ConnectorFailure>
   /** Records a unit's progress after a batch is durably written. */
   readonly checkpoint: (runId: string, checkpoint: UnitCheckpoint) => Effect.Effect<void, ConnectorFailure>
   /**

@@ -50,6 +50,11 @@ export interface KeysetSource {
   readonly cursor: SourceCursor | null
   /** When set, `key` is `fold.identity` and pages hold folded rows. */
   readonly fold: SourceFold | null
+  /**
+   * The inclusive upper bound of the keys read, for one range of a source split across
+   * workers (the lower bound is the `after` a pass starts from); absent: to the end.
+   */
+  readonly through?: KeyTuple | null
 }
 
 /** What a source's query returns, from a zero-row execution. */
@@ -82,6 +87,12 @@ export interface SourceReader {
   readonly duplicateKeys: (source: KeysetSource, limit: number) => Effect.Effect<ReadonlyArray<DuplicateKey>, ConnectorFailure>
   /** The source's greatest cursor value as the server renders it (`max(col)::text`), null when it has no rows. */
   readonly cursorMax: (source: KeysetSource) => Effect.Effect<string | null, ConnectorFailure>
+  /**
+   * Up to `parts - 1` keys that cut the source's rows (as pages yield them) into `parts`
+   * ranges of nearly equal size, in key order: range i holds the keys after cut i-1 up to
+   * and including cut i. Fewer cuts when the source has fewer rows than parts.
+   */
+  readonly splitPoints: (source: KeysetSource, parts: number) => Effect.Effect<ReadonlyArray<KeyTuple>, ConnectorFailure>
   /** Pages of the source in key order, starting after `after` (null: from the start). Fails with a BadData reason (detail "DuplicateKey") on a repeated key. */
   readonly pages: (source: KeysetSource, after: KeyTuple | null) => Stream.Stream<Page, ConnectorFailure>
 }

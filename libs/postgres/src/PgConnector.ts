@@ -9,6 +9,7 @@ import { makePgRunLedger } from "./RunLedger.ts"
 import { describeStatement } from "./Source.ts"
 import { rowsMatching } from "./SourceFilter.ts"
 import { countSource, cursorMax, duplicateKeys, nullKeys } from "./SourceChecks.ts"
+import { splitPoints } from "./SourceSplit.ts"
 import { ensureVectorIndex, vectorIndexState } from "./VectorIndex.ts"
 import { nearest } from "./VectorSearch.ts"
 import { makeVectorWriter } from "./VectorWriter.ts"
@@ -24,6 +25,7 @@ export const pgConnectorFromPool = (name: string, pool: pg.Pool): SqlConnector =
     nullKeys: (source, limit) => nullKeys(pool, source, limit),
     duplicateKeys: (source, limit) => duplicateKeys(pool, source, limit),
     cursorMax: (source) => cursorMax(pool, source),
+    splitPoints: (source, parts) => splitPoints(pool, source, parts),
     pages: (source, after) => keysetPages(pool, source, after),
     query: (statement) => readOnlyQuery(pool, label, statement),
     rowsMatching: (statement, columns, tuples) => rowsMatching(pool, label, statement, columns, tuples),

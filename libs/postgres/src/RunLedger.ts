@@ -1,6 +1,8 @@
 import type pg from "pg"
 import type { RunLedger } from "@polymath/engine"
-import { checkpoint } from "./LedgerCheckpoints.ts"
+import { checkpoint, loadCheckpoints } from "./LedgerCheckpoints.ts"
+import { runLabel } from "./LedgerContext.ts"
+import { Effect } from "effect"
 import type { LedgerContext } from "./LedgerContext.ts"
 import { cursorWindow, lastCursor, saveCursorWindow } from "./LedgerCursors.ts"
 import { reject, rejected } from "./LedgerRejected.ts"
@@ -19,6 +21,7 @@ export const makePgRunLedger = (pool: pg.Pool): RunLedger => {
   return {
     resumable: (identity) => resumable(ctx, identity),
     begin: (identity, options) => begin(ctx, identity, options),
+    checkpoints: (runId) => Effect.andThen(ctx.ensureSchema, loadCheckpoints(pool, `reading the checkpoints of ${runLabel(runId)}`, runId)),
     checkpoint: (runId, cp) => checkpoint(ctx, runId, cp),
     finish: (runId, status, error) => finish(ctx, runId, status, error),
     reject: (runId, rows) => reject(ctx, runId, rows),

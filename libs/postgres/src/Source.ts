@@ -22,9 +22,9 @@ const TIME_KEY_RENDER: ReadonlyMap<number, (col: string) => string> = new Map([
 /** How one source is read: the SQL pieces every query over it shares. */
 export interface SourcePlan {
   readonly source: KeysetSource
-  /** `(SELECT * FROM (<statement>) AS src WHERE <keys and cursor not null> [AND cursor >= $n]) AS src`: exactly the rows pages yield. */
+  /** `(SELECT * FROM (<statement>) AS src WHERE <keys and cursor not null> [AND cursor >= $n] [AND keys <= range end]) AS src`: exactly the rows pages yield. */
   readonly from: string
-  /** The statement's own parameters, then the cursor's lower bound when there is one. */
+  /** The statement's own parameters, then the cursor's lower bound and the range's end when there are. */
   readonly params: ReadonlyArray<Value>
   /** Key columns as `src."k"`, in key order. */
   readonly cols: ReadonlyArray<string>
@@ -105,6 +105,14 @@ export const planSource = (pool: pg.Pool, source: KeysetSource): Effect.Effect<S
       // An untyped parameter takes the column's type, so the server parses its own `max(col)::text` back exactly.
       params.push(lowerBound)
       conditions.push(`${cursorCol} >= $${params.length}`)
+    }
+    const through = source.through ?? null
+    if (through !== null) {
+      if (through.length !== cols.length) return yield* invalidSource(`${sourceLabel(source)}: a range bound has ${through.length} value(s) but the key has ${cols.length} column(s)`)
+      // Untyped parameters again: each takes its key column's type, so a rendered date/time key compares exactly.
+      const at = params.length
+      params.push(...through)
+      conditions.push(cols.length === 1 ? `${cols[0]} <= $${at + 1}` : `(${cols.join(", ")}) <= (${cols.map((_, i) => `$${at + 1 + i}`).join(", ")})`)
     }
     const where = `${asSubquery(source.statement)} WHERE ${conditions.join(" AND ")}`
     return {
