@@ -43,7 +43,7 @@ export const reportedRejections = 20
  * own child scope so a failed attempt releases what it acquired (the pipeline lock)
  * before the next one tries; the successful attempt's scope lives as long as the run.
  */
-const beginRun = (ledger: RunLedger, identity: RunIdentity, options: { readonly resume: string | null; readonly stores: StoreFingerprints }, policy: RetryPolicy) =>
+export const beginRun = (ledger: RunLedger, identity: RunIdentity, options: { readonly resume: string | null; readonly stores: StoreFingerprints }, policy: RetryPolicy) =>
   Effect.gen(function*() {
     const parent = yield* Effect.scope
     const attempt = Effect.gen(function*() {
@@ -56,16 +56,16 @@ const beginRun = (ledger: RunLedger, identity: RunIdentity, options: { readonly 
     return yield* withRetry(attempt, policy, () => Effect.void)
   })
 
-const statusOf = (exit: Exit.Exit<unknown, unknown>): RunStatus =>
+export const statusOf = (exit: Exit.Exit<unknown, unknown>): RunStatus =>
   Exit.isSuccess(exit) ? "succeeded" : Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failed"
 
-const failureText = (exit: Exit.Exit<unknown, unknown>): string | null => {
+export const failureText = (exit: Exit.Exit<unknown, unknown>): string | null => {
   if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return null
   const e = Cause.squash(exit.cause)
   return e instanceof Error ? e.message : String(e)
 }
 
-const notRun = (step: PlannedStep): ReadonlyArray<UnitReport> =>
+export const notRun = (step: PlannedStep): ReadonlyArray<UnitReport> =>
   (step.kind === "embed" ? [step.unit] : step.units).map((u) => ({
     step: step.name, unit: u.unit, source: u.source.keyset.name, total: null, millis: 0, status: "not run" as const,
     read: 0, created: 0, updated: 0, unchanged: 0, rejected: 0, combined: 0, deleted: 0, retried: 0, retryReasons: {}

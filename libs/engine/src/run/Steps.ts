@@ -1,6 +1,8 @@
 import { Effect, Ref } from "effect"
 import { Connectors, Embedders } from "../Connectors.ts"
-import type { EmbedStep, GraphStep, Plan, PlannedStep, PlannedUnit } from "../Plan.ts"
+import type { Embedder } from "../Embedder.ts"
+import type { KeyTuple } from "../Rows.ts"
+import type { EmbedStep, GraphStep, GraphUnit, Plan, PlannedStep, PlannedUnit } from "../Plan.ts"
 import { Progress } from "../Progress.ts"
 import { RunEvents } from "../RunEvents.ts"
 import { withRetry } from "../Retry.ts"
@@ -14,7 +16,7 @@ import { sweep } from "./Mirror.ts"
 import type { UnitReport } from "./Report.ts"
 import { graphOf, sqlOf, toStepError } from "./Support.ts"
 import { runUnit } from "./UnitRunner.ts"
-import type { PageWork, RunControl } from "./UnitRunner.ts"
+import type { PageWork, RunControl, UnitPart } from "./UnitRunner.ts"
 
 /**
  * The two kinds of step: an embed step runs its one unit with the model loaded for the
@@ -45,56 +47,92 @@ const nullKeyReason = (unit: PlannedUnit, source: KeysetSource) => {
   }
 }
 
-/** Runs one unit of a step over its source as this run reads it. */
-const runPlannedUnit = <P>(ctx: RunContext, step: PlannedStep, u: PlannedUnit, work: PageWork<P>) =>
+/** Runs one unit of a step over its source as this run reads it (or one range of it, in a distributed run). */
+export const runPlannedUnit = <P>(ctx: RunContext, step: PlannedStep, u: PlannedUnit, work: PageWork<P>, part?: { readonly part: UnitPart; readonly through: KeyTuple | null }) =>
   Effect.gen(function*() {
     const connectors = yield* Connectors
-    const source = effectiveSource(u.source, ctx.windows)
-    const report = yield* runUnit({ step, unit: u, source, sql: sqlOf(connectors, u.source.connection), run: ctx.run, ledger: ctx.ledger, control: ctx.control, work, nullKeyReason: nullKeyReason(u, source), pipeline: ctx.plan.pipeline })
+    const effective = effectiveSource(u.source, ctx.windows)
+    const source = part === undefined ? effective : { ...effective, through: part.through }
+    const report = yield* runUnit({ step, unit: u, source, sql: sqlOf(connectors, u.source.connection), run: ctx.run, ledger: ctx.ledger, control: ctx.control, work, nullKeyReason: nullKeyReason(u, source), pipeline: ctx.plan.pipeline, ...(part === undefined ? {} : { part: part.part }) })
     yield* Effect.flatMap(RunEvents, (events) => events.unitEnded(report))
     return report
   })
 
-export const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
-  Effect.scoped(Effect.gen(function*() {
-    const connectors = yield* Connectors
+/** Loads an embed step's model for the scope and notes which it is and where it runs. */
+export const loadStepEmbedder = (ctx: RunContext, step: EmbedStep) =>
+  Effect.gen(function*() {
     const embedders = yield* Embedders
     const progress = yield* Progress
     const u = step.unit
     const embedder = yield* embedders.load(u.model).pipe(Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null })))
     ctx.providers[u.model] = embedder.provider
     yield* progress.note(`${step.name}: model ${embedder.model.name} (${embedder.model.dimensions}-d) on ${embedder.provider}`)
-    const target = sqlOf(connectors, u.targetConnection)
-    const report = yield* runPlannedUnit(ctx, step, u, embedWork(u, step.rows, step.retry, target, embedder, ctx.run.runId, ctx.plan.pipeline))
-    // The declared index is built once the vectors are written (building it first would slow every write).
-    const index = u.target.index
-    if (index !== undefined && (report.status === "done" || report.status === "done before")) {
-      const built = yield* withRetry(target.ensureVectorIndex(u.target), step.retry, () => Effect.void).pipe(
-        Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/index`, source: u.source.keyset.name, keyRange: null })),
-        Effect.withSpan("polymath.vector_index", { attributes: { "polymath.step": step.name } })
-      )
-      const what = `${index.method} index ${built.name} (${index.metric}) on ${u.target.table}.${u.target.vector}`
-      if (built.created) {
-        ctx.notes.push(`${step.name}: built ${what}`)
-        yield* progress.note(`${step.name}: built ${what}`)
-      }
-    }
+    return embedder
+  })
+
+/** An embed step's page work over an embedder. */
+export const embedStepWork = (ctx: RunContext, step: EmbedStep, embedder: Embedder) =>
+  Effect.map(Connectors, (connectors) => embedWork(step.unit, step.rows, step.retry, sqlOf(connectors, step.unit.targetConnection), embedder, ctx.run.runId, ctx.plan.pipeline))
+
+/** A graph unit's page work. */
+export const graphUnitWork = (ctx: RunContext, step: GraphStep, u: GraphUnit) =>
+  Effect.map(Connectors, (connectors) => graphWork(u, step.rows, step.retry, graphOf(connectors, step.connection), ctx.ledger, { scope: step.scope, runId: ctx.run.runId }))
+
+export const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
+  Effect.scoped(Effect.gen(function*() {
+    const embedder = yield* loadStepEmbedder(ctx, step)
+    const report = yield* runPlannedUnit(ctx, step, step.unit, yield* embedStepWork(ctx, step, embedder))
+    yield* buildVectorIndex(ctx, step, report)
     return [report]
   }))
 
-export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
+/** Builds the index an embed step declares, once its vectors are written (building it first would slow every write). */
+export const buildVectorIndex = (ctx: RunContext, step: EmbedStep, report: UnitReport) =>
   Effect.gen(function*() {
     const connectors = yield* Connectors
-    const graph = graphOf(connectors, step.connection)
-    const stamp = { scope: step.scope, runId: ctx.run.runId }
+    const progress = yield* Progress
+    const u = step.unit
+    const index = u.target.index
+    if (index === undefined || (report.status !== "done" && report.status !== "done before")) return
+    const built = yield* withRetry(sqlOf(connectors, u.targetConnection).ensureVectorIndex(u.target), step.retry, () => Effect.void).pipe(
+      Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/index`, source: u.source.keyset.name, keyRange: null })),
+      Effect.withSpan("polymath.vector_index", { attributes: { "polymath.step": step.name } })
+    )
+    const what = `${index.method} index ${built.name} (${index.metric}) on ${u.target.table}.${u.target.vector}`
+    if (built.created) {
+      ctx.notes.push(`${step.name}: built ${what}`)
+      yield* progress.note(`${step.name}: built ${what}`)
+    }
+  })
+
+/** Creates a graph step's uniqueness constraints and vector indexes (idempotent). */
+export const ensureGraphSchema = (step: GraphStep) =>
+  Effect.gen(function*() {
+    const graph = graphOf(yield* Connectors, step.connection)
     yield* withRetry(Effect.andThen(graph.ensureConstraints(step.constraints), graph.ensureVectorIndexes(step.vectorIndexes)), step.retry, () => Effect.void).pipe(
       Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/constraints`, source: "-", keyRange: null }))
     )
+  })
+
+export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
+  Effect.gen(function*() {
+    yield* ensureGraphSchema(step)
     const reports: Array<UnitReport> = []
     for (const u of step.units) {
-      reports.push(yield* runPlannedUnit(ctx, step, u, graphWork(u, step.rows, step.retry, graph, ctx.ledger, stamp)))
+      reports.push(yield* runPlannedUnit(ctx, step, u, yield* graphUnitWork(ctx, step, u)))
       if (reports[reports.length - 1]!.status === "stopped") break
     }
+    return yield* mirrorDeletions(ctx, step, reports)
+  })
+
+/**
+ * After a graph step's complete pass, removes the step's scope from what its mirrored
+ * units' sources no longer yield; returns the reports with the deletions counted.
+ */
+export const mirrorDeletions = (ctx: RunContext, step: GraphStep, passed: ReadonlyArray<UnitReport>) =>
+  Effect.gen(function*() {
+    const graph = graphOf(yield* Connectors, step.connection)
+    const reports = [...passed]
     const mirrored = step.units.filter((u) => u.mirror)
     if (mirrored.length === 0 || reports.some((r) => r.status === "stopped") || reports.length < step.units.length) return reports
     if (ctx.plan.partial) {

@@ -61,6 +61,17 @@ export interface UnitArgs<P> {
   readonly nullKeyReason: (row: Readonly<Record<string, unknown>>) => string
   /** The pipeline's name, for metric attributes. */
   readonly pipeline: string
+  /** Set when this is one range of a unit split across workers (`source.through` bounds it above). */
+  readonly part?: UnitPart
+}
+
+/** One range of a unit, as a distributed run hands it to a worker. */
+export interface UnitPart {
+  readonly index: number
+  /** The range starts after this key (null: at the source's start). */
+  readonly after: KeyTuple | null
+  /** What the range's checkpoint is recorded as: a name unique to the unit and the range's bounds. */
+  readonly checkpoint: string
 }
 
 type Outcome = Omit<BatchOutcome, "rejected"> & { readonly rejected: number }
@@ -91,7 +102,7 @@ export const runUnit = <P>(args: UnitArgs<P>): Effect.Effect<UnitReport, StepErr
     const report = yield* unitBody(args).pipe(
       Effect.provideService(RetryObserver, (reason) => Ref.update(reasons, (r) => ({ ...r, [reason]: (r[reason] ?? 0) + 1 }))),
       // A failed or interrupted unit ends its progress too, so live lines do not outlive it.
-      Effect.onError((cause) => Effect.flatMap(Progress, (p) => p.unitEnd(args.unit.unit, Cause.hasInterruptsOnly(cause) ? "interrupted" : "failed")))
+      Effect.onError((cause) => Effect.flatMap(Progress, (p) => p.unitEnd(args.part?.checkpoint ?? args.unit.unit, Cause.hasInterruptsOnly(cause) ? "interrupted" : "failed")))
     )
     return { ...report, retryReasons: yield* Ref.get(reasons) }
   }).pipe(
@@ -103,8 +114,10 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
   Effect.gen(function*() {
     const progress = yield* Progress
     const started = yield* Clock.currentTimeMillis
-    const { step, unit, source, ledger, run } = args
-    const checkpoint = run.checkpoints.get(unit.unit)
+    const { step, unit, source, ledger, run, part } = args
+    // A range checkpoints under its own name; rejected rows, metrics and messages keep the unit's.
+    const name = part?.checkpoint ?? unit.unit
+    const checkpoint = run.checkpoints.get(name)
     const base: FailureContext = { step: step.name, unit: unit.unit, source: source.name, keyRange: null }
     const report = (c: UnitCounts, total: number | null, status: UnitReport["status"]) =>
       Effect.map(Clock.currentTimeMillis, (now): Omit<UnitReport, "retryReasons"> => ({ step: step.name, unit: unit.unit, source: source.name, total, millis: now - started, status, ...c }))
@@ -115,7 +128,7 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
     const retried = Ref.update(counts, (c) => ({ ...c, retried: c.retried + 1 }))
     const retry = <A, E>(e: Effect.Effect<A, E>) => withRetry(e, step.retry, () => retried)
     const save = (lastKey: KeyTuple | null, done: boolean) =>
-      Effect.flatMap(Ref.get(counts), (c) => retry(ledger.checkpoint(run.runId, { unit: unit.unit, lastKey, done, counts: c })))
+      Effect.flatMap(Ref.get(counts), (c) => retry(ledger.checkpoint(run.runId, { unit: name, lastKey, done, counts: c })))
     const stepRejected = args.control.rejectedBySteps.get(step.name)!
     const reject = (bad: ReadonlyArray<BadRow>, context: FailureContext): Effect.Effect<void, StepError | DataError> =>
       Effect.gen(function*() {
@@ -132,7 +145,9 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
 
     // Keyset pages cannot reach rows whose key is NULL, so they are rejected here, once. (Under
     // `on_error: fail` the run checked before writing anything that there are none.)
-    if (checkpoint === undefined && step.rows.onError === "skip") {
+    // NULL keys are in no range: the first range of a split unit takes them.
+    const takesNullKeys = part === undefined || part.index === 0
+    if (checkpoint === undefined && step.rows.onError === "skip" && takesNullKeys) {
       const nulls = yield* retry(args.sql.nullKeys(source, maxNullKeyRows)).pipe(Effect.mapError(toStepError(base)))
       if (nulls.count > nulls.rows.length) {
         return yield* Effect.fail(new DataError({ context: base, detail: `${nulls.count} rows have a NULL in key column(s) ${source.key.join(", ")}, more than the ${maxNullKeyRows} that can be rejected one by one`, hint: "filter them out in the source's query" }))
@@ -149,7 +164,7 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
     const sofar = yield* Ref.get(counts)
     const nullKeysBefore = checkpoint === undefined
       ? sofar.rejected
-      : step.rows.onError === "skip"
+      : step.rows.onError === "skip" && takesNullKeys
       ? yield* args.sql.nullKeys(source, 0).pipe(Effect.map((n) => Math.min(n.count, sofar.rejected)), Effect.orElseSucceed(() => 0))
       : 0
     const alreadyDone = Math.max(0, sofar.read - sofar.combined - nullKeysBefore)
@@ -157,7 +172,7 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
     // (the reader counts it in the pass's own snapshot); a pass that yields nothing adds 0.
     let total: number | null = null
     const start = (rows: number) =>
-      Effect.suspend(() => (total === null ? progress.unitStart(unit.unit, (total = rows), Math.min(rows, alreadyDone)) : Effect.void))
+      Effect.suspend(() => (total === null ? progress.unitStart(name, (total = rows), Math.min(rows, alreadyDone)) : Effect.void))
     // A reader that does not tell the pass's rows is asked for the source's count, once.
     const counted = (page: Page) =>
       page.passRows !== undefined
@@ -166,7 +181,7 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
         ? Effect.flatMap(retry(args.sql.count(source)), start)
         : Effect.void
 
-    let lastKey: KeyTuple | null = checkpoint?.lastKey ?? null
+    let lastKey: KeyTuple | null = checkpoint?.lastKey ?? part?.after ?? null
     const pass = readPages(args.sql, source, lastKey, step.retry, retried).pipe(
       Stream.tap(counted),
       Stream.mapError(toStepError(base)),
@@ -190,7 +205,7 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
           lastKey = page.lastKey
           yield* save(lastKey, false).pipe(Effect.mapError(toStepError(context)))
           yield* batchDuration(where, (yield* Clock.currentTimeMillis) - before)
-          yield* progress.unitAdvance(unit.unit, page.rows.length)
+          yield* progress.unitAdvance(name, page.rows.length)
         }).pipe(
           Effect.withSpan("polymath.batch", { attributes: { "polymath.unit": unit.unit, "polymath.rows": page.rows.length, "polymath.key_range": context.keyRange ?? "" } }),
           Effect.annotateLogs({ keys: context.keyRange ?? "" })
@@ -203,10 +218,10 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
     )
     yield* start(alreadyDone)
     if (ended === "stopped") {
-      yield* progress.unitEnd(unit.unit, "stopped")
+      yield* progress.unitEnd(name, "stopped")
       return yield* report(yield* Ref.get(counts), total, "stopped")
     }
     yield* save(lastKey, true).pipe(Effect.mapError(toStepError(base)))
-    yield* progress.unitEnd(unit.unit, "done")
+    yield* progress.unitEnd(name, "done")
     return yield* report(yield* Ref.get(counts), total, "done")
   })
