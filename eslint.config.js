@@ -20,11 +20,13 @@ export default [
           banTransitiveDependencies: false,
           depConstraints: [
             { sourceTag: "scope:dsl", onlyDependOnLibsWithTags: [], bannedExternalImports: ["pg", "pg-copy-streams", "neo4j-driver", "onnxruntime-node"] },
-            { sourceTag: "scope:engine", onlyDependOnLibsWithTags: ["scope:dsl"], bannedExternalImports: ["pg", "pg-copy-streams", "neo4j-driver", "onnxruntime-node"] },
+            { sourceTag: "scope:engine", onlyDependOnLibsWithTags: ["scope:dsl"], bannedExternalImports: ["pg", "pg-copy-streams", "neo4j-driver", "onnxruntime-node", "@effect/sql-pg"] },
             { sourceTag: "scope:postgres", onlyDependOnLibsWithTags: ["scope:engine", "scope:dsl"], bannedExternalImports: ["neo4j-driver", "onnxruntime-node"] },
             { sourceTag: "scope:neo4j", onlyDependOnLibsWithTags: ["scope:engine", "scope:dsl"], bannedExternalImports: ["pg", "pg-copy-streams", "onnxruntime-node"] },
             { sourceTag: "scope:embeddings", onlyDependOnLibsWithTags: ["scope:engine", "scope:dsl"], bannedExternalImports: ["pg", "pg-copy-streams", "neo4j-driver"] },
-            { sourceTag: "scope:runner", onlyDependOnLibsWithTags: ["scope:dsl", "scope:engine", "scope:postgres", "scope:neo4j", "scope:embeddings"], bannedExternalImports: ["pg", "pg-copy-streams", "neo4j-driver", "onnxruntime-node"] }
+            // The cluster lib knows Effect Cluster and the engine's pieces, no database or model driver: its storage's SQL client comes from the postgres lib.
+            { sourceTag: "scope:cluster", onlyDependOnLibsWithTags: ["scope:engine"], bannedExternalImports: ["pg", "pg-copy-streams", "neo4j-driver", "onnxruntime-node", "@effect/sql-pg"] },
+            { sourceTag: "scope:runner", onlyDependOnLibsWithTags: ["scope:dsl", "scope:engine", "scope:postgres", "scope:neo4j", "scope:embeddings", "scope:cluster"], bannedExternalImports: ["pg", "pg-copy-streams", "neo4j-driver", "onnxruntime-node", "@effect/sql-pg"] }
           ]
         }
       ]

@@ -1,0 +1,5 @@
+export * from "./Protocol.ts"
+export * from "./PipelineHost.ts"
+export type { RunOutcome } from "./Coordinator.ts"
+export * from "./Cluster.ts"
+export { Pipelines } from "./Pipelines.ts"
