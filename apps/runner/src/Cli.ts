@@ -6,7 +6,7 @@ import type { LogFormat } from "./RunnerConfig.ts"
 
 /** What the user asked for, whichever command parsed it. */
 export interface CliArgs {
-  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "test" | "search" | "trace"
+  readonly command: "run" | "validate" | "verify" | "plan" | "schema" | "test" | "search" | "trace" | "worker" | "follow" | "status"
   readonly pipeline: string | null
   readonly set: ReadonlyArray<string>
   readonly only: ReadonlyArray<string>
@@ -23,7 +23,24 @@ export interface CliArgs {
   readonly search: SearchArgs | null
   /** `trace`: where it starts (a label and key values) and how far it goes; null for other commands. */
   readonly trace: { readonly label: string; readonly key: ReadonlyArray<string>; readonly depth: number; readonly json: boolean } | null
+  /** Running on a cluster of workers (`run --distributed`, `worker`, `follow`, `status`); null otherwise. */
+  readonly cluster: ClusterArgs | null
 }
+
+export interface ClusterArgs {
+  /** `run --distributed`: how many key ranges each unit's source is cut into. */
+  readonly ranges: number
+  /** `follow` / `status`: the run's execution id, as `run --distributed` printed it. */
+  readonly execution: string | null
+  /** `worker`: host:port to listen on, and the host:port other workers reach it at (default: the listen address). */
+  readonly listen: string
+  readonly advertise: string | null
+  /** `worker`: ranges run at once. */
+  readonly concurrency: number
+}
+
+/** The cluster settings of a command that does not set them. */
+export const clusterDefaults: ClusterArgs = { ranges: 8, execution: null, listen: "127.0.0.1:34431", advertise: null, concurrency: 1 }
 
 export interface SearchArgs {
   readonly name: string
@@ -71,10 +88,13 @@ const report = Flag.String("report").pipe(
   Flag.withMetavar("file"),
   Flag.withDescription("write the run report there (JSON; Markdown when the name ends in .md), also when the run fails or is interrupted")
 )
+const distributed = Flag.Boolean("distributed").pipe(Flag.withDefault(false), Flag.withDescription("run on the cluster's workers (start them with polymath worker) instead of in this process"))
+const ranges = Flag.Int("ranges").pipe(Flag.withDefault(clusterDefaults.ranges), Flag.withDescription(`with --distributed: key ranges per unit, spread over the workers (default ${clusterDefaults.ranges})`))
+const execution = Argument.String("execution").pipe(Argument.withDescription("the distributed run's execution id, as run --distributed printed it"))
 const json = Flag.String("json").pipe(Flag.optional, Flag.withMetavar("file"), Flag.withDescription("same as --report (kept for scripts written before it)"))
 
 const base = (command: CliArgs["command"], p: string | null): CliArgs => ({
-  command, pipeline: p, set: [], only: [], force: false, resume: true, verify: true, report: null, logLevel: null, logFormat: null, search: null, trace: null
+  command, pipeline: p, set: [], only: [], force: false, resume: true, verify: true, report: null, logLevel: null, logFormat: null, search: null, trace: null, cluster: null
 })
 
 /** The global settings every handler reads: --log-level (effect/cli's own) and --log-format. */
@@ -92,19 +112,43 @@ const globals = Effect.gen(function*() {
 export const commandTree = <R>(dispatch: (args: CliArgs) => Effect.Effect<void, never, R>) => {
   const handle = (args: CliArgs) => Effect.flatMap(globals, (g) => dispatch({ ...args, ...g }))
 
-  const run = Command.make("run", { pipeline, set, only, force, resume, verify: verifyAfter, dryRun, report, json }, (f) =>
+  const run = Command.make("run", { pipeline, set, only, force, resume, verify: verifyAfter, dryRun, report, json, distributed, ranges }, (f) =>
     handle({
       ...base(f.dryRun ? "plan" : "run", f.pipeline),
       set: f.set, only: f.only, force: f.force, resume: f.resume && !f.force, verify: f.verify,
-      report: Option.getOrNull(Option.orElse(f.report, () => f.json))
+      report: Option.getOrNull(Option.orElse(f.report, () => f.json)),
+      cluster: f.distributed ? { ...clusterDefaults, ranges: f.ranges } : null
     })).pipe(
       Command.withDescription("Run the pipeline's steps, then its verify block. Exit codes: 0 ok, 1 failed, 2 invalid pipeline, 3 verification failed, 4 completed but rows were rejected (listed in the summary), 130 interrupted."),
       Command.withExamples([
         { command: "polymath run --pipeline batch-v1", description: "embed and sync the batch-v1 extractor run, then verify it" },
         { command: "polymath run -p batch-v1 --set extractor_version=batch-v2 --report run.json", description: "another version, with a JSON report" },
-        { command: "polymath run -p batch-v1 --only sync_graph --no-verify", description: "only the graph step" }
+        { command: "polymath run -p batch-v1 --only sync_graph --no-verify", description: "only the graph step" },
+        { command: "polymath run -p batch-v1 --distributed --ranges 16", description: "on the cluster's workers, each unit cut into 16 key ranges" }
       ])
     )
+
+  const worker = Command.make("worker", {
+    listen: Flag.String("listen").pipe(Flag.withDefault(clusterDefaults.listen), Flag.withMetavar("host:port"), Flag.withDescription(`where this worker listens for the others (default ${clusterDefaults.listen})`)),
+    advertise: Flag.String("advertise").pipe(Flag.optional, Flag.withMetavar("host:port"), Flag.withDescription("the address the other workers reach this one at (default: the listen address)")),
+    concurrency: Flag.Int("concurrency").pipe(Flag.withDefault(clusterDefaults.concurrency), Flag.withDescription("ranges this worker runs at once (default 1)"))
+  }, (f) => handle({ ...base("worker", null), cluster: { ...clusterDefaults, listen: f.listen, advertise: Option.getOrNull(f.advertise), concurrency: f.concurrency } })).pipe(
+    Command.withDescription("Join the cluster of workers that runs distributed runs (state in POLYMATH_CLUSTER_DSN, else POSTGRES_DSN) and work until stopped. Every worker needs the pipeline files at the same paths and the environment they reference."),
+    Command.withExamples([
+      { command: "polymath worker --listen 0.0.0.0:34431 --advertise node-a.lab:34431", description: "a worker other machines reach at node-a.lab" },
+      { command: "polymath worker --listen 127.0.0.1:34432", description: "a second worker on this machine" }
+    ])
+  )
+
+  const follow = Command.make("follow", { execution, verify: verifyAfter }, (f) => handle({ ...base("follow", null), verify: f.verify, cluster: { ...clusterDefaults, execution: f.execution } })).pipe(
+    Command.withDescription("Wait for a distributed run (one whose submitting process was stopped, say), then print its summary and run its checks, with run's exit codes."),
+    Command.withExamples([{ command: "polymath follow 6ad79595a425c374b82e13b1726d6648", description: "reattach to a distributed run" }])
+  )
+
+  const status = Command.make("status", { execution }, (f) => handle({ ...base("status", null), cluster: { ...clusterDefaults, execution: f.execution } })).pipe(
+    Command.withDescription("Say whether a distributed run is running, succeeded or failed, without waiting."),
+    Command.withExamples([{ command: "polymath status 6ad79595a425c374b82e13b1726d6648", description: "where a distributed run stands" }])
+  )
 
   const plan = Command.make("plan", { pipeline, set, only, force }, (f) => handle({ ...base("plan", f.pipeline), set: f.set, only: f.only, force: f.force })).pipe(
     Command.withDescription("Connect, count and print what a run would do, per unit; writes nothing."),
@@ -181,7 +225,7 @@ Exit codes: 0 ok, 1 failed, 2 invalid pipeline or command line, 3 verification f
 4 completed but rows were rejected (on_error: skip; listed in the summary), 130 interrupted.
 
 ${environmentHelp}`),
-    Command.withSubcommands([run, plan, validate, verify, trace, test, search, schema]),
+    Command.withSubcommands([run, plan, validate, verify, trace, test, search, schema, worker, follow, status]),
     Command.withGlobalFlags([LogFormatSetting])
   )
 }

@@ -21,35 +21,53 @@ type AppFailure = SpecError | PlanError | StepError | DataError | SearchError | 
 
 const hints = (hint: string | undefined): string => (hint ? hint.split("\n").map((h) => `\nhint: ${h}`).join("") : "")
 
-const line = (text: string, code: number, annotations: Record<string, string> = {}) => Effect.logError(text).pipe(Effect.annotateLogs(annotations), Effect.as(code))
+/** A failure as the user reads it: the text, the exit code and the log annotations. */
+export interface Described {
+  readonly text: string
+  readonly code: number
+  readonly annotations: Record<string, string>
+}
 
-const stepFailure = (e: StepError | DataError) =>
-  line(`error: ${e.message}${hints(e.hint)}`, exitFailed, { reason: e.reason._tag, step: e.context.step, unit: e.context.unit })
+const isTagged = (e: unknown): e is AppFailure => typeof e === "object" && e !== null && "_tag" in e
 
-const connectorFailure = (e: PgError | Neo4jError | EmbeddingError) => line(`error: ${e.message}`, exitFailed, { reason: e.reason._tag })
+/**
+ * The words for every failure a command can end with (a defect is an internal error,
+ * with its stack only in debug mode). Also how a distributed run's workers word a
+ * failure for the submitter, who prints it.
+ */
+export const describeFailure = (e: unknown, debug = false): Described => {
+  if (isTagged(e)) {
+    switch (e._tag) {
+      case "SpecError":
+        return { text: e.message, code: exitInvalid, annotations: {} }
+      case "PlanError":
+        return { text: `the pipeline does not fit the databases or models:\n${e.problems.map((p) => `  - ${p}`).join("\n")}`, code: exitInvalid, annotations: {} }
+      case "ConfigError":
+        return { text: `error: ${e.message}`, code: exitInvalid, annotations: {} }
+      case "SearchError":
+        return { text: `error: ${e.message}${hints(e.hint ?? undefined)}`, code: exitInvalid, annotations: {} }
+      case "StepError":
+      case "DataError":
+        return { text: `error: ${e.message}${hints(e.hint)}`, code: exitFailed, annotations: { reason: e.reason._tag, step: e.context.step, unit: e.context.unit } }
+      case "PgError":
+      case "Neo4jError":
+      case "EmbeddingError":
+        return { text: `error: ${e.message}`, code: exitFailed, annotations: { reason: e.reason._tag } }
+    }
+  }
+  return { text: `internal error: ${e instanceof Error ? (debug ? e.stack ?? e.message : e.message) : String(e)}`, code: exitFailed, annotations: {} }
+}
 
 /**
  * Turns every failure of a command into one log line (text: the message as the user
- * has always seen it; JSON: one object with the reason) and an exit code. A defect is
- * an internal error, with its stack only when POLYMATH_DEBUG is set. Interruption
+ * has always seen it; JSON: one object with the reason) and an exit code. Interruption
  * passes through to the runtime, which reports it.
  */
 export const reportFailure = (debug: boolean) => <A, R>(self: Effect.Effect<A, CommandFailure, R>): Effect.Effect<A | number, never, R> =>
-  (self as Effect.Effect<A, AppFailure, R>).pipe(
-    Effect.catchTags({
-      SpecError: (e) => line(e.message, exitInvalid),
-      PlanError: (e) => line(`the pipeline does not fit the databases or models:\n${e.problems.map((p) => `  - ${p}`).join("\n")}`, exitInvalid),
-      ConfigError: (e) => line(`error: ${e.message}`, exitInvalid),
-      SearchError: (e) => line(`error: ${e.message}${hints(e.hint ?? undefined)}`, exitInvalid),
-      StepError: stepFailure,
-      DataError: stepFailure,
-      PgError: connectorFailure,
-      Neo4jError: connectorFailure,
-      EmbeddingError: connectorFailure
-    }),
+  self.pipe(
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause) as Effect.Effect<never>
-      const e = Cause.squash(cause)
-      return line(`internal error: ${e instanceof Error ? (debug ? e.stack ?? e.message : e.message) : String(e)}`, exitFailed)
+      const d = describeFailure(Cause.squash(cause), debug)
+      return Effect.logError(d.text).pipe(Effect.annotateLogs(d.annotations), Effect.as(d.code))
     })
   )

@@ -14,12 +14,14 @@ import type { OnnxEmbedderFactory } from "@polymath/embeddings"
 import { commandTree } from "./Cli.ts"
 import type { CliArgs } from "./Cli.ts"
 import { connectorsLayer } from "./Connections.ts"
+import { distributedRun, followCommand, statusCommand, workerCommand } from "./Distributed.ts"
 import { reportFailure } from "./Failures.ts"
 import { searchCommand, traceCommand } from "./Inspect.ts"
 import { loggingLayer } from "./Logging.ts"
 import { ExitCode, load, out, planOf } from "./Pipeline.ts"
 import { makeProgressEvents, progressRendererLayer, writeAboveProgress } from "./ProgressRenderer.ts"
-import { renderChecks, renderPlan, renderSummary } from "./Render.ts"
+import { renderChecks, renderPlan } from "./Render.ts"
+import { checksCode, endRun } from "./RunEnd.ts"
 import { profileSets } from "./Profile.ts"
 import { RunnerConfig } from "./RunnerConfig.ts"
 import type { RunnerSettings } from "./RunnerConfig.ts"
@@ -39,8 +41,6 @@ const storesLayer = (plan: Plan, factory: OnnxEmbedderFactory | null, format: "t
     factory === null ? embeddersFromConfig : Layer.succeed(Embedders, factory),
     format === "json" ? Layer.succeed(Progress, makeProgressEvents()) : progressRendererLayer()
   )
-
-const checksCode = (results: ReadonlyArray<CheckResult>) => (results.every((r) => r.ok) ? ExitCode.ok : ExitCode.verifyFailed)
 
 /** What a run report needs to know, gathered as the run goes (so a failed or interrupted run still has it). */
 interface RunState {
@@ -106,16 +106,7 @@ const runCommand = (args: CliArgs, format: "text" | "json") =>
         const report = yield* execute(plan, { dryRun: false, resume: args.resume })
         for (const u of report.units) state.units.set(u.unit, u)
         Object.assign(state, { rejected: report.rejected, notes: report.notes })
-        yield* out(renderSummary(plan, report))
-        let code: number = ExitCode.ok
-        if (args.verify && args.only.length === 0 && plan.checks.length > 0) {
-          const results = yield* verify(plan)
-          state.checks = results
-          yield* out(renderChecks(results))
-          code = checksCode(results)
-        }
-        // A failed check outranks rejected rows: both mean "look at this", but only one means "wrong".
-        return code !== ExitCode.ok ? code : report.rejected.count > 0 ? ExitCode.rejectedRows : ExitCode.ok
+        return yield* endRun(plan, report, { verify: args.verify, partial: args.only.length > 0 }, (results) => (state.checks = results))
       }).pipe(Effect.provide(storesLayer(plan, factory, format)), Effect.provideService(RunEvents, observer))
     })
     const path = args.report
@@ -130,7 +121,7 @@ const runCommand = (args: CliArgs, format: "text" | "json") =>
     )
   })
 
-const perform = (args: CliArgs, format: "text" | "json") =>
+const perform = (args: CliArgs, format: "text" | "json", settings: RunnerSettings) =>
   Effect.gen(function*() {
     switch (args.command) {
       case "schema":
@@ -171,7 +162,13 @@ const perform = (args: CliArgs, format: "text" | "json") =>
       case "search":
         return yield* searchCommand(args)
       case "run":
-        return yield* runCommand(args, format)
+        return args.cluster === null ? yield* runCommand(args, format) : yield* distributedRun(args)
+      case "worker":
+        return yield* workerCommand(args, settings.debug)
+      case "follow":
+        return yield* followCommand(args)
+      case "status":
+        return yield* statusCommand(args)
     }
   })
 
@@ -182,14 +179,20 @@ const perform = (args: CliArgs, format: "text" | "json") =>
  */
 const dispatch = (settings: RunnerSettings, exitCode: Ref.Ref<number>) => (args: CliArgs) =>
   Effect.gen(function*() {
-    if (args.command === "run") interruptedNote = "interrupted: resources released; run again to resume from the last checkpoint"
+    if (args.command === "run") {
+      interruptedNote = args.cluster === null
+        ? "interrupted: resources released; run again to resume from the last checkpoint"
+        : "interrupted: the distributed run goes on on the workers; `polymath follow <execution>` reattaches"
+    }
+    if (args.command === "worker") interruptedNote = "worker stopped: its work moves to the other workers"
+    if (args.command === "follow") interruptedNote = "interrupted: the distributed run goes on on the workers"
     const format = args.logFormat ?? settings.logFormat
     // Text log lines go above the live progress lines instead of through them.
     const logging = loggingLayer(format, args.logLevel ?? settings.logLevel, format === "text" ? (line) => writeAboveProgress(line) : undefined)
     const problem = args.report === null ? null : reportPathProblem(args.report)
     const code = problem !== null
       ? yield* Effect.logError(`error: cannot write the run report to ${args.report}: ${problem}`).pipe(Effect.as(ExitCode.invalid), Effect.provide(logging))
-      : yield* perform(args, format).pipe(
+      : yield* perform(args, format, settings).pipe(
         reportFailure(settings.debug),
         // Telemetry is built on top of the logging layer: its OTLP logger joins ours instead of replacing it.
         Effect.provide(telemetryLayer(settings, version).pipe(Layer.provideMerge(logging)))

@@ -1,0 +1,169 @@
+import { randomUUID } from "node:crypto"
+import { Cause, Config, Context, Effect, Layer, Option } from "effect"
+import { clientLayer, DistributedRunError, PipelineHost, RunWorkflow, workerLayer } from "@polymath/cluster"
+import type { PipelineRequest, RunOutcome } from "@polymath/cluster"
+import { resolvePipelinePath } from "@polymath/dsl"
+import { Connectors, Embedders, Progress, runIdentity } from "@polymath/engine"
+import type { Plan, RunReport } from "@polymath/engine"
+import { layerConfig as embeddersFromConfig } from "@polymath/embeddings"
+import { clusterStorageLayer } from "@polymath/postgres"
+import type { CliArgs } from "./Cli.ts"
+import { clusterDefaults } from "./Cli.ts"
+import { connectorsLayer } from "./Connections.ts"
+import { describeFailure } from "./Failures.ts"
+import { ExitCode, load, out, planOf } from "./Pipeline.ts"
+import { makeProgressEvents } from "./ProgressRenderer.ts"
+import { endRun } from "./RunEnd.ts"
+
+/** The database that holds the cluster's state: POLYMATH_CLUSTER_DSN, else the stack's POSTGRES_DSN. */
+const clusterDsn = Config.Redacted("POLYMATH_CLUSTER_DSN").pipe(Config.orElse(() => Config.Redacted("POSTGRES_DSN")))
+
+const storage = Effect.map(clusterDsn, clusterStorageLayer)
+
+/** `host:port`, checked. */
+const address = (text: string, what: string) =>
+  Effect.gen(function*() {
+    const m = /^(.+):(\d{1,5})$/.exec(text)
+    const port = m === null ? NaN : Number(m[2])
+    if (m === null || !(port > 0 && port < 65536)) return yield* Effect.fail(new DistributedRunError({ message: `${what}: expected host:port, got ${JSON.stringify(text)}`, invalid: true }))
+    return { host: m[1]!, port }
+  })
+
+const argsOf = (request: PipelineRequest): CliArgs => ({
+  command: "run", pipeline: request.pipeline, set: request.set, only: request.only, force: request.force, resume: true, verify: false,
+  report: null, logLevel: null, logFormat: null, search: null, trace: null, cluster: null
+})
+
+/** How a worker opens a pipeline: as a local run loads, lints and connects it. */
+const hostLayer = (debug: boolean) =>
+  Layer.succeed(PipelineHost, {
+    open: (request) =>
+      Effect.gen(function*() {
+        const args = argsOf(request)
+        const { loaded, factory } = yield* load(args, false)
+        const plan = yield* planOf(args, loaded)
+        const services = yield* Layer.build(Layer.mergeAll(connectorsLayer(plan), factory === null ? embeddersFromConfig : Layer.succeed(Embedders, factory)))
+        // Progress as log lines every few seconds: a worker has no terminal to draw on.
+        return { plan, services: Context.add(services, Progress, makeProgressEvents()) as Context.Context<Connectors | Embedders> }
+      }),
+    describe: (failure) => {
+      const d = describeFailure(failure, debug)
+      return { message: d.text.replace(/^error: /, ""), invalid: d.code === ExitCode.invalid }
+    }
+  })
+
+/** A failure of the cluster itself (storage unreachable, a port taken) as one line and exit 1. */
+const clusterFailure = (what: string) => <A, R>(self: Effect.Effect<A, unknown, R>) =>
+  self.pipe(
+    Effect.catchCause((cause) => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause) as Effect.Effect<never>
+      const e = Cause.squash(cause)
+      if (e instanceof DistributedRunError) return Effect.logError(`error: ${e.message}`).pipe(Effect.as(e.invalid ? ExitCode.invalid : ExitCode.failed))
+      return Effect.logError(`error: ${what}: ${e instanceof Error ? e.message : String(e)}`).pipe(Effect.as(ExitCode.failed))
+    })
+  )
+
+/** `worker`: joins the cluster and works until stopped. */
+export const workerCommand = (args: CliArgs, debug: boolean) =>
+  Effect.gen(function*() {
+    const c = args.cluster ?? clusterDefaults
+    const listen = yield* address(c.listen, "--listen")
+    const advertise = c.advertise === null ? listen : yield* address(c.advertise, "--advertise")
+    if (!(c.concurrency >= 1)) return yield* new DistributedRunError({ message: `--concurrency must be at least 1, got ${c.concurrency}`, invalid: true })
+    const layer = workerLayer({ listen, advertise, concurrency: c.concurrency }, yield* storage).pipe(Layer.provide(hostLayer(debug)))
+    yield* Effect.logInfo(`worker listening on ${c.listen} (reached at ${advertise.host}:${advertise.port}), ${c.concurrency} range(s) at a time`)
+    return yield* Layer.launch(layer)
+  }).pipe(clusterFailure("the worker stopped"))
+
+/** Rows read so far by the ranges of the latest unfinished run of this plan, from the ledger. */
+const progressLine = (plan: Plan) =>
+  Effect.gen(function*() {
+    const ledger = (yield* Connectors).sql.get(plan.ledgerConnection)?.ledger
+    const run = ledger === undefined ? null : yield* ledger.resumable(runIdentity(plan))
+    if (run === null) return null
+    const ranges = [...run.checkpoints.values()].filter((c) => c.unit.includes("#"))
+    const read = ranges.reduce((n, c) => n + c.counts.read, 0)
+    return `run ${run.runId}: ${ranges.filter((c) => c.done).length} of ${ranges.length} ranges started are done, ${read} rows read`
+  }).pipe(Effect.orElseSucceed(() => null))
+
+type Finished = { readonly ok: true; readonly outcome: RunOutcome } | { readonly ok: false; readonly error: DistributedRunError }
+
+/** Waits for a run's workflow to complete, telling progress when it can. */
+const await_ = (execution: string, plan: Plan | null) =>
+  Effect.gen(function*() {
+    let last = ""
+    let ticks = 0
+    while (true) {
+      const result = yield* RunWorkflow.poll(execution)
+      if (Option.isSome(result) && result.value._tag === "Complete") {
+        const exit = result.value.exit
+        if (exit._tag === "Success") return { ok: true, outcome: JSON.parse(exit.value) as RunOutcome } satisfies Finished
+        const e = Cause.squash(exit.cause)
+        return { ok: false, error: e instanceof DistributedRunError ? e : new DistributedRunError({ message: String(e), invalid: false }) } satisfies Finished
+      }
+      if (plan !== null && ticks++ % 5 === 0) {
+        const line = yield* progressLine(plan).pipe(Effect.provide(connectorsLayer(plan)), Effect.orElseSucceed(() => null))
+        if (line !== null && line !== last) yield* Effect.logInfo((last = line))
+      }
+      yield* Effect.sleep("1 second")
+    }
+  })
+
+/** The summary, checks and exit code of a finished distributed run, as a local run ends. */
+const finish = (args: CliArgs, finished: Finished, plan: Plan | null) =>
+  Effect.gen(function*() {
+    if (!finished.ok) {
+      yield* Effect.logError(`error: ${finished.error.message}`)
+      return finished.error.invalid ? ExitCode.invalid : ExitCode.failed
+    }
+    const { request, report } = finished.outcome
+    const p = plan ?? (yield* planOf(argsOf(request), (yield* load(argsOf(request), false)).loaded))
+    return yield* endRun(p, report as RunReport, { verify: args.verify, partial: request.only.length > 0 }).pipe(Effect.provide(connectorsLayer(p)))
+  })
+
+/** `run --distributed`: submits the run to the cluster and follows it to its end. */
+export const distributedRun = (args: CliArgs) =>
+  Effect.gen(function*() {
+    const { loaded } = yield* load(args, false)
+    const plan = yield* planOf(args, loaded)
+    const request: PipelineRequest = { pipeline: resolvePipelinePath(args.pipeline!, "pipelines"), set: args.set, only: args.only, force: args.force, specHash: plan.specHash }
+    const ranges = args.cluster?.ranges ?? clusterDefaults.ranges
+    if (!(ranges >= 1)) return yield* new DistributedRunError({ message: `--ranges must be at least 1, got ${ranges}`, invalid: true })
+    return yield* Effect.gen(function*() {
+      const execution = yield* RunWorkflow.execute({ submission: randomUUID(), request, resume: args.resume, ranges }, { discard: true })
+      yield* Effect.logInfo(`submitted distributed run ${execution}; should this process stop, \`polymath follow ${execution}\` reattaches`)
+      return yield* finish(args, yield* await_(execution, plan), plan)
+    }).pipe(Effect.provide(clientLayer(yield* storage)))
+  }).pipe(clusterFailure("the distributed run could not be followed"))
+
+/** `follow`: reattaches to a distributed run and ends it as `run` would. */
+export const followCommand = (args: CliArgs) =>
+  Effect.gen(function*() {
+    const execution = args.cluster!.execution!
+    return yield* Effect.gen(function*() {
+      yield* Effect.logInfo(`following distributed run ${execution}`)
+      return yield* finish(args, yield* await_(execution, null), null)
+    }).pipe(Effect.provide(clientLayer(yield* storage)))
+  }).pipe(clusterFailure("the distributed run could not be followed"))
+
+/** `status`: one look at a distributed run. */
+export const statusCommand = (args: CliArgs) =>
+  Effect.gen(function*() {
+    const execution = args.cluster!.execution!
+    return yield* Effect.gen(function*() {
+      const result = yield* RunWorkflow.poll(execution)
+      if (Option.isNone(result) || result.value._tag === "Suspended") {
+        yield* out(`${execution}: running (or not started by a worker yet)`)
+        return ExitCode.ok
+      }
+      const exit = result.value.exit
+      if (exit._tag === "Success") {
+        const { report } = JSON.parse(exit.value) as RunOutcome
+        yield* out(`${execution}: succeeded (run ${report.runId}, ${report.units.reduce((n, u) => n + u.read, 0)} rows read, ${report.rejected.count} rejected)`)
+        return ExitCode.ok
+      }
+      const e = Cause.squash(exit.cause)
+      yield* out(`${execution}: failed: ${e instanceof DistributedRunError ? e.message : String(e)}`)
+      return ExitCode.failed
+    }).pipe(Effect.provide(clientLayer(yield* storage)))
+  }).pipe(clusterFailure("the distributed run could not be read"))
