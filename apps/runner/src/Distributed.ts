@@ -124,17 +124,21 @@ const finish = (args: CliArgs, finished: Finished, plan: Plan | null) =>
 /** `run --distributed`: submits the run to the cluster and follows it to its end. */
 export const distributedRun = (args: CliArgs) =>
   Effect.gen(function*() {
+    // Loaded and compiled here first: a bad file or flag fails as a local run's would, before anything is submitted.
     const { loaded } = yield* load(args, false)
     const plan = yield* planOf(args, loaded)
     const request: PipelineRequest = { pipeline: resolvePipelinePath(args.pipeline!, "pipelines"), set: args.set, only: args.only, force: args.force, specHash: plan.specHash }
     const ranges = args.cluster?.ranges ?? clusterDefaults.ranges
-    if (!(ranges >= 1)) return yield* new DistributedRunError({ message: `--ranges must be at least 1, got ${ranges}`, invalid: true })
+    if (!(ranges >= 1)) {
+      yield* Effect.logError(`error: --ranges must be at least 1, got ${ranges}`)
+      return ExitCode.invalid
+    }
     return yield* Effect.gen(function*() {
       const execution = yield* RunWorkflow.execute({ submission: randomUUID(), request, resume: args.resume, ranges }, { discard: true })
       yield* Effect.logInfo(`submitted distributed run ${execution}; should this process stop, \`polymath follow ${execution}\` reattaches`)
       return yield* finish(args, yield* await_(execution, plan), plan)
-    }).pipe(Effect.provide(clientLayer(yield* storage)))
-  }).pipe(clusterFailure("the distributed run could not be followed"))
+    }).pipe(Effect.provide(clientLayer(yield* storage)), clusterFailure("the distributed run could not be followed"))
+  })
 
 /** `follow`: reattaches to a distributed run and ends it as `run` would. */
 export const followCommand = (args: CliArgs) =>

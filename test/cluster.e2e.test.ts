@@ -1,0 +1,189 @@
+/**
+ * Distributed runs on the loopback: worker processes that join a cluster (state in its
+ * own database), runs submitted with `run --distributed`, and the faults the issue names:
+ * a worker SIGKILLed mid-run, the submitting process SIGKILLed (`follow` reattaches), a
+ * worker joining mid-run. Every case must leave the stores exactly as a single-process
+ * run of the same pipeline leaves them: vectors bit for bit, every node and relationship
+ * with every property but the run's own stamps (run_id, synced_at).
+ */
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { createServer } from "node:net"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import { loadSmallCorpus } from "./corpus.ts"
+import { cypher, dsnFor, e2eEnv, pgRows, resetDatabase, resetGraph, run, runner } from "./support.ts"
+
+const db = "polymath_cluster_data"
+const stateDb = "polymath_cluster_state"
+const labels = ["Paper", "Passage", "Concept"]
+const model = ["--set", "model=bge-small-en-v1.5-q"]
+const env = (): NodeJS.ProcessEnv => ({ ...e2eEnv(db), POLYMATH_CLUSTER_DSN: dsnFor(stateDb) })
+
+const fresh = async () => {
+  await resetDatabase(db)
+  await loadSmallCorpus(db)
+  await resetGraph(labels)
+}
+
+/** What a run leaves in both stores, without what differs by run (its id and write times). */
+const snapshot = async () => {
+  const passages = await pgRows("SELECT passage_id::text AS id, embedding::text AS v, embedding_model AS m FROM passages ORDER BY passage_id", [], db)
+  const strip = (p: Record<string, unknown>) => {
+    const { run_id: _r, synced_at: _s, ...rest } = p
+    return Object.fromEntries(Object.keys(rest).sort().map((k) => [k, rest[k]]))
+  }
+  const show = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x))
+  const nodes = await cypher("MATCH (n) WHERE any(l IN labels(n) WHERE l IN $labels) RETURN labels(n) AS l, properties(n) AS p", { labels } as never)
+  const rels = await cypher(
+    `MATCH (a)-[r]->(b) WHERE any(l IN labels(a) WHERE l IN $labels)
+     RETURN labels(a) AS la, properties(a) AS a, type(r) AS t, properties(r) AS p, labels(b) AS lb, properties(b) AS b`,
+    { labels } as never
+  )
+  return {
+    passages,
+    nodes: nodes.map((n) => show([n["l"], strip(n["p"] as Record<string, unknown>)])).sort(),
+    relationships: rels.map((r) => show([r["la"], strip(r["a"] as never), r["t"], strip(r["p"] as never), r["lb"], strip(r["b"] as never)])).sort()
+  }
+}
+
+/** A process whose output a test can wait on. */
+interface Proc {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+}
+
+const launch = (args: ReadonlyArray<string>): Proc => {
+  const child = spawn(process.execPath, [...args], { cwd: process.cwd(), env: env(), stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()))
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+  return { child, output: () => output, exited }
+}
+
+const waitFor = async (p: Proc, pattern: RegExp, seconds = 120): Promise<RegExpExecArray> => {
+  const until = Date.now() + seconds * 1000
+  for (;;) {
+    const m = pattern.exec(p.output())
+    if (m !== null) return m
+    if (Date.now() > until || p.child.exitCode !== null) throw new Error(`no ${pattern} in:\n${p.output()}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+    server.on("error", reject)
+  })
+
+const workers: Array<Proc> = []
+const worker = async (): Promise<Proc> => {
+  const w = launch(runner("worker", "--listen", `127.0.0.1:${await freePort()}`))
+  workers.push(w)
+  await waitFor(w, /worker listening/)
+  return w
+}
+const submit = (ranges = 4) => launch(runner("run", "--pipeline", "batch-v1", ...model, "--distributed", "--ranges", String(ranges)))
+/** A process's exit code, or a failure with every process's output when it takes longer than `seconds`. */
+const exitOf = (p: Proc, seconds = 240): Promise<number | null> =>
+  Promise.race([
+    p.exited,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`still running after ${seconds} s:\n${p.output()}\n${workers.map((w, i) => `--- worker ${i}\n${w.output()}`).join("\n")}`)), seconds * 1000).unref())
+  ])
+const ranges = (p: Proc) => (p.output().match(/range \d+ of /g) ?? []).length
+
+afterEach(async () => {
+  for (const w of workers.splice(0)) {
+    w.child.kill("SIGKILL")
+    await w.exited
+  }
+})
+
+describe("distributed runs on the loopback", () => {
+  let single: Awaited<ReturnType<typeof snapshot>>
+
+  beforeAll(async () => {
+    await resetDatabase(stateDb)
+    await fresh()
+    const local = await run(runner("run", "--pipeline", "batch-v1", ...model), env())
+    expect(local.code, local.stderr).toBe(0)
+    single = await snapshot()
+    expect(single.passages.length).toBe(24)
+    expect(single.passages.filter((p) => p["v"] !== null).length).toBe(16)
+  })
+
+  it("two workers share the ranges and leave the stores as a single-process run does", async () => {
+    await fresh()
+    const [a, b] = [await worker(), await worker()]
+    const s = submit()
+    expect(await exitOf(s), s.output()).toBe(0)
+    expect(s.output()).toMatch(/all 8 checks passed/)
+    expect(s.output()).toMatch(/MENTIONS relationships\s+48\s+48/)
+    // 6 units of 4 ranges (fewer where a source has fewer rows than ranges), each run by one of the two.
+    expect(ranges(a)).toBeGreaterThan(0)
+    expect(ranges(b)).toBeGreaterThan(0)
+    expect(await snapshot()).toEqual(single)
+  })
+
+  it("a worker SIGKILLed mid-run: its shards move to the survivor and the run completes exactly", async () => {
+    await fresh()
+    const [a, b] = [await worker(), await worker()]
+    const s = submit()
+    // Kill whichever worker reports a range first, while the run has units left.
+    const first = await Promise.race([waitFor(a, /range \d+ of /).then(() => a), waitFor(b, /range \d+ of /).then(() => b)])
+    first.child.kill("SIGKILL")
+    expect(await exitOf(s), s.output()).toBe(0)
+    const survivor = first === a ? b : a
+    expect(ranges(survivor)).toBeGreaterThan(0)
+    expect(s.output()).toMatch(/all 8 checks passed/)
+    expect(await snapshot()).toEqual(single)
+  })
+
+  it("the submitting process SIGKILLed: the run goes on, status tells it, follow reattaches and reports", async () => {
+    await fresh()
+    await worker()
+    await worker()
+    const s = submit()
+    const [, execution] = await waitFor(s, /submitted distributed run ([0-9a-f]+)/)
+    s.child.kill("SIGKILL")
+    await s.exited
+    const followed = await run(runner("follow", execution!), env())
+    expect(followed.code, followed.stderr).toBe(0)
+    expect(followed.stdout).toMatch(/MENTIONS relationships\s+48\s+48/)
+    expect(followed.stdout).toMatch(/all 8 checks passed/)
+    const status = await run(runner("status", execution!), env())
+    expect(status.code).toBe(0)
+    expect(status.stdout).toMatch(/succeeded \(run [0-9a-f-]+, \d+ rows read, 0 rejected\)/)
+    expect(await snapshot()).toEqual(single)
+  })
+
+  it("a worker joining mid-run takes work", async () => {
+    await fresh()
+    const a = await worker()
+    const s = submit(16)
+    // The run is under way on the one worker when the second starts.
+    await waitFor(s, /submitted distributed run/)
+    const late = await worker()
+    expect(await exitOf(s), s.output()).toBe(0)
+    expect(ranges(late)).toBeGreaterThan(0)
+    expect(ranges(a)).toBeGreaterThan(0)
+    expect(await snapshot()).toEqual(single)
+  })
+
+  it("a bad request is refused before anything is submitted, with the error a local run gives", async () => {
+    await worker()
+    const bad = await run(runner("run", "--pipeline", "batch-v1", ...model, "--distributed", "--ranges", "0"), env())
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--ranges must be at least 1/)
+    const missing = await run(runner("run", "--pipeline", "no-such-pipeline", "--distributed"), env())
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).not.toMatch(/at .*\.ts:\d+/)
+  })
+})
