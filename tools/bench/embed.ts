@@ -35,7 +35,6 @@ import {
   machine,
   machineLoad,
   median,
-  pythonBin,
   repoRoot,
   restoreCorpus,
   round,
@@ -44,6 +43,7 @@ import {
   selfPeakRssMb,
   table
 } from "./common.ts"
+import { ensurePythonVenv } from "./python-venv.ts"
 
 export interface EmbedBenchOptions {
   readonly model: string
@@ -166,6 +166,8 @@ const timed = async (f: () => Promise<Record<string, unknown> | void>): Promise<
 }
 
 export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
+  // Before anything slow: a missing python3 or registry fails here, in one line, not after the corpus load.
+  const pythonBin = o.methods.some((m) => m === "python" || m === "python-sorted") ? ensurePythonVenv() : null
   const embedderOptions: OnnxEmbedderOptions = {
     ...(o.threads === null ? {} : { threads: o.threads }),
     ...(o.spinning === null ? {} : { spinning: o.spinning }),
@@ -279,7 +281,7 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
             "--threads", String(threads), "--max-tokens", String(embedder.maxTokens), "--pooling", entry.pooling,
             "--batching", batchingMode, ...(o.spinning === null ? [] : ["--spinning", o.spinning ? "1" : "0"]), "--batch-tokens", String(batching.maxBatchTokens), "--batch-rows", String(batching.batchSize)
           ]
-          const r = spawnSync(pythonBin, args, { encoding: "utf8", maxBuffer: 1 << 28 })
+          const r = spawnSync(pythonBin!, args, { encoding: "utf8", maxBuffer: 1 << 28 })
           if (r.status !== 0) throw new Error(`python reference failed (${r.status}): ${r.stderr}`)
           const out = JSON.parse(r.stdout) as { seconds: number; cpu_seconds: number; vectors: Array<Array<number>>; peak_rss_mb: number; onnxruntime: string; tokenizers: string; padded_tokens: number; runs: number }
           if (fixedVectors.length > 0) {
