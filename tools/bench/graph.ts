@@ -46,7 +46,7 @@ interface Run extends ChildRun {
 }
 
 /** The stack's postmaster (the bench databases live there), for its CPU time. */
-const postmasterPid = (): number | null => {
+export const postmasterPid = (): number | null => {
   try {
     return Number(readFileSync(join(process.env["POLYMATH_BENCH_PGDATA"] ?? join(repoRoot, ".stack/pg/data"), "postmaster.pid"), "utf8").split("\n")[0])
   } catch {

@@ -1,5 +1,5 @@
 /**
- * npm run bench -- <embed|memory|graph|reads|large|search> [options]     (see --help)
+ * npm run bench -- <embed|memory|graph|vectors|reads|large|search> [options]     (see --help)
  *
  * Benchmarks of the embed path and of the runner's memory. Needs the local stack
  * (`npm run stack -- up`, `eval "$(npm run -s stack -- env)"`) for `embed` and `memory`; creates and
@@ -13,6 +13,8 @@ import { readMethods, readsBench } from "./reads.ts"
 import { largeBench } from "./large.ts"
 import { memoryBench } from "./memory.ts"
 import { searchBench } from "./search.ts"
+import { vectorsBench } from "./vectors.ts"
+import { vectorContenders } from "./vectors-contenders.ts"
 
 const USAGE = `usage: npm run bench -- <command> [options]
 
@@ -56,6 +58,18 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --baseline DIR        also run the runner of another checkout (contender "baseline"), e.g. a
                           git worktree of the commit before a change, with its own node_modules links
     --json FILE
+
+  vectors  writing precomputed vectors (seeded random unit vectors) into passages.embedding for
+           batch-v1's passages: the seed's method (UPDATE + commit per row), a hand-tuned script
+           (COPY to a temp table + one UPDATE FROM) and the runner's VectorStore writer (one
+           writeVectors per page of the embed step's batch_size), interleaved, state reset before each
+    --scales A,B          corpus scales (default 1,10)
+    --reps R              runs of each contender per scale, interleaved (default 2)
+    --cap-s S             stop a contender after S seconds, reported as "> S s" (default 120)
+    --contenders C        seed,hand,runner (default all)
+    --dim D               vector dimension (default 384; another one uses its own database)
+    --rows N              only the first N rows of each scale's set
+    --json FILE           per scale: seconds, rows_per_s, runner_vs_seed, runner_vs_hand
 
   reads    cost per row of reading batch-v1's sources in key order: the runner's cursor reader vs
            re-running the query per keyset page vs one execution, at each scale
@@ -123,6 +137,7 @@ const main = async (): Promise<void> => {
       baseline: { type: "string" },
       "hand-batch": { type: "string" },
       sources: { type: "string" },
+      dim: { type: "string" },
       help: { type: "boolean" }
     }
   })
@@ -192,6 +207,17 @@ const main = async (): Promise<void> => {
         contenders: list("contenders", values.contenders, graphContenders, graphContenders),
         handBatch: int("hand-batch", values["hand-batch"]) ?? 10000,
         baselineRoot: values.baseline ?? null,
+        json: values.json ?? null
+      })
+      return
+    case "vectors":
+      await vectorsBench({
+        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
+        reps: int("reps", values.reps) ?? 2,
+        capS: int("cap-s", values["cap-s"]) ?? 120,
+        contenders: list("contenders", values.contenders, vectorContenders, vectorContenders),
+        dim: int("dim", values.dim) ?? 384,
+        rows: int("rows", values.rows),
         json: values.json ?? null
       })
       return
