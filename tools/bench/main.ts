@@ -18,6 +18,12 @@ import { vectorContenders } from "./vectors-contenders.ts"
 
 const USAGE = `usage: npm run bench -- <command> [options]
 
+  --smoke  (embed, memory, graph, vectors, reads) a tiny run that only shows the benchmark still works
+           (test/bench-smoke.e2e.test.ts runs each): scale 1, 1 repetition; embed 8 passages of the
+           mixed set and memory 1 page, both with bge-small-en-v1.5-q; graph on the scale-1 corpus cut
+           to 60 documents (polymath_bench_smoke), no warm-up, the seed capped at 3 s; vectors 256
+           rows; reads capped at 10 s. Options given explicitly still apply. Its numbers mean nothing.
+
   embed    throughput of (a) raw session runs, (b) the runner's embed step end to end,
            (c) fixed 32-row batches, (d) the Python reference (one text per run, and d' with
            our batching), on uniform and mixed lengths
@@ -138,6 +144,7 @@ const main = async (): Promise<void> => {
       "hand-batch": { type: "string" },
       sources: { type: "string" },
       dim: { type: "string" },
+      smoke: { type: "boolean" },
       help: { type: "boolean" }
     }
   })
@@ -156,16 +163,20 @@ const main = async (): Promise<void> => {
     process.stdout.write(USAGE)
     return
   }
+  // Smoke defaults: small enough that every benchmark together takes about a minute on 2 cores
+  // (the int8 model, fetched with the test model, embeds in half the time).
+  const smoke = values.smoke === true
+  const smokeModel = smoke ? "bge-small-en-v1.5-q" : "bge-small-en-v1.5"
   switch (command) {
     case "embed": {
       await embedBench({
-        model: values.model ?? "bge-small-en-v1.5",
-        rows: int("rows", values.rows),
-        reps: int("reps", values.reps) ?? 3,
+        model: values.model ?? smokeModel,
+        rows: int("rows", values.rows) ?? (smoke ? 8 : null),
+        reps: int("reps", values.reps) ?? (smoke ? 1 : 3),
         json: values.json ?? null,
         threads: int("threads", values.threads),
         pageSize: int("page-size", values["page-size"]),
-        sets: list("sets", values.sets, ["uniform", "mixed"] as const, ["uniform", "mixed"]),
+        sets: list("sets", values.sets, ["uniform", "mixed"] as const, smoke ? ["mixed"] : ["uniform", "mixed"]),
         uniformTokens: int("uniform-tokens", values["uniform-tokens"]) ?? 128,
         methods: list("methods", values.methods, methods, methods),
         database: values.database ?? "polymath_bench",
@@ -179,13 +190,13 @@ const main = async (): Promise<void> => {
     }
     case "memory":
       await memoryBench({
-        model: values.model ?? "bge-small-en-v1.5",
-        embedRows: int("embed-rows", values["embed-rows"]) ?? 5000,
+        model: values.model ?? smokeModel,
+        embedRows: int("embed-rows", values["embed-rows"]) ?? (smoke ? 8 : 5000),
         steps: values.steps !== undefined
           ? list("steps", values.steps, ["embed_passages", "sync_graph"] as const, [])
           : values.graph ? ["embed_passages", "sync_graph"] : ["embed_passages"],
         nodeOptions: values["node-options"] ?? null,
-        scales: (values.scales ?? "1,100").split(",").map((s) => int("scales", s.trim())!),
+        scales: (values.scales ?? (smoke ? "1" : "1,100")).split(",").map((s) => int("scales", s.trim())!),
         json: values.json ?? null
       })
       return
@@ -201,9 +212,12 @@ const main = async (): Promise<void> => {
       return
     case "graph":
       await graphBench({
-        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
+        scales: (values.scales ?? (smoke ? "1" : "1,10")).split(",").map((s) => int("scales", s.trim())!),
         reps: int("reps", values.reps) ?? 1,
-        capS: int("cap-s", values["cap-s"]) ?? 120,
+        capS: int("cap-s", values["cap-s"]) ?? (smoke ? 90 : 120),
+        seedCapS: smoke && values["cap-s"] === undefined ? 3 : null,
+        warmUp: !smoke,
+        subsetDocs: smoke && values.scales === undefined ? 60 : null,
         contenders: list("contenders", values.contenders, graphContenders, graphContenders),
         handBatch: int("hand-batch", values["hand-batch"]) ?? 10000,
         baselineRoot: values.baseline ?? null,
@@ -212,22 +226,22 @@ const main = async (): Promise<void> => {
       return
     case "vectors":
       await vectorsBench({
-        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
-        reps: int("reps", values.reps) ?? 2,
-        capS: int("cap-s", values["cap-s"]) ?? 120,
+        scales: (values.scales ?? (smoke ? "1" : "1,10")).split(",").map((s) => int("scales", s.trim())!),
+        reps: int("reps", values.reps) ?? (smoke ? 1 : 2),
+        capS: int("cap-s", values["cap-s"]) ?? (smoke ? 30 : 120),
         contenders: list("contenders", values.contenders, vectorContenders, vectorContenders),
         dim: int("dim", values.dim) ?? 384,
-        rows: int("rows", values.rows),
+        rows: int("rows", values.rows) ?? (smoke ? 256 : null),
         json: values.json ?? null
       })
       return
     case "reads":
       await readsBench({
-        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
+        scales: (values.scales ?? (smoke ? "1" : "1,10")).split(",").map((s) => int("scales", s.trim())!),
         sources: values.sources === undefined ? null : values.sources.split(",").map((s) => s.trim()),
         methods: list("methods", values.methods, readMethods, readMethods),
         pageSize: int("page-size", values["page-size"]) ?? 1000,
-        capS: int("cap-s", values["cap-s"]) ?? 120,
+        capS: int("cap-s", values["cap-s"]) ?? (smoke ? 10 : 120),
         json: values.json ?? null
       })
       return
