@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util"
 import { embedBench } from "./embed.ts"
-import { methods } from "./embed.ts"
+import { defaultMethods, methods } from "./embed.ts"
 import { graphBench, graphContenders } from "./graph.ts"
 import { readMethods, readsBench } from "./reads.ts"
 import { largeBench } from "./large.ts"
@@ -36,7 +36,10 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --uniform-tokens L    tokens per text in the uniform set (default 128)
     --methods M           raw,runner,fixed32,python,python-sorted (default all); python is the
                           reference as tools/model/reference.py embeds (one text per run),
-                          python-sorted uses this lib's batching
+                          python-sorted uses this lib's batching; also, by name, variants of
+                          (a) with other session options: raw-disabled, raw-basic, raw-extended
+                          (graph optimisation level), raw-saved (the saved optimised model),
+                          raw-1t (1 intra-op thread)
     --database DB         benchmark database (default polymath_bench)
     --spinning on|off     onnxruntime thread spin-waiting, every method (default: the embedder's)
     --batch-tokens N      token budget per session run (default: the embedder's)
@@ -178,7 +181,7 @@ const main = async (): Promise<void> => {
         pageSize: int("page-size", values["page-size"]),
         sets: list("sets", values.sets, ["uniform", "mixed"] as const, smoke ? ["mixed"] : ["uniform", "mixed"]),
         uniformTokens: int("uniform-tokens", values["uniform-tokens"]) ?? 128,
-        methods: list("methods", values.methods, methods, methods),
+        methods: list("methods", values.methods, methods, defaultMethods),
         database: values.database ?? "polymath_bench",
         spinning: values.spinning === undefined ? null : values.spinning === "on" ? true : values.spinning === "off" ? false : (() => {
           throw new Error(`--spinning: on or off, got ${values.spinning}`)
