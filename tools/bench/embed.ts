@@ -35,7 +35,6 @@ import {
   machine,
   machineLoad,
   median,
-  pythonBin,
   repoRoot,
   restoreCorpus,
   round,
@@ -44,6 +43,9 @@ import {
   selfPeakRssMb,
   table
 } from "./common.ts"
+import { ensurePythonVenv } from "./python-venv.ts"
+import { loadVariants, sessionVariants, variantLabel } from "./embed-variants.ts"
+import type { SessionVariant } from "./embed-variants.ts"
 
 export interface EmbedBenchOptions {
   readonly model: string
@@ -62,14 +64,18 @@ export interface EmbedBenchOptions {
   readonly batchRows: number | null
 }
 
-export const methods = ["raw", "runner", "fixed32", "python", "python-sorted"] as const
+export const defaultMethods = ["raw", "runner", "fixed32", "python", "python-sorted"] as const
+/** Every method: the default five and the session-option variants of (a) (embed-variants.ts), which are asked for by name. */
+export const methods = [...defaultMethods, ...sessionVariants] as const
 export type Method = (typeof methods)[number]
+const isVariant = (m: Method): m is SessionVariant => (sessionVariants as ReadonlyArray<string>).includes(m)
 const methodLabel: Record<Method, string> = {
   raw: "(a) raw session.run",
   runner: "(b) runner embed step",
   fixed32: "(c) fixed 32-row batches",
   python: "(d) python, 1 text/run",
-  "python-sorted": "(d') python, sorted"
+  "python-sorted": "(d') python, sorted",
+  ...variantLabel
 }
 
 interface Sample {
@@ -166,6 +172,8 @@ const timed = async (f: () => Promise<Record<string, unknown> | void>): Promise<
 }
 
 export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
+  // Before anything slow: a missing python3 or registry fails here, in one line, not after the corpus load.
+  const pythonBin = o.methods.some((m) => m === "python" || m === "python-sorted") ? ensurePythonVenv() : null
   const embedderOptions: OnnxEmbedderOptions = {
     ...(o.threads === null ? {} : { threads: o.threads }),
     ...(o.spinning === null ? {} : { spinning: o.spinning }),
@@ -202,7 +210,12 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
   // One session (tokenizer + session) for (a) and (c), loaded with the runner's options and code path
   // (the runner loads its own through the factory), plus the low-level runs these methods time.
   const result = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const loadStart = performance.now()
     const embedder = yield* loadBenchSession(entry, embedderOptions)
+    const sessionLoadS: Record<string, number> = { raw: round((performance.now() - loadStart) / 1000, 2) }
+    const tmp = mkdtempSync(join(tmpdir(), "polymath-bench-"))
+    const variants = yield* loadVariants(entry, embedderOptions, o.methods.filter(isVariant), tmp)
+    for (const [v, l] of variants) sessionLoadS[v] = round(l.loadS, 2)
     const threads = embedder.threads
     const batching = embedder.batching
     log(`intra-op threads ${threads}; batches of up to ${batching.batchSize} rows / ${batching.maxBatchTokens} padded tokens`)
@@ -216,7 +229,6 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
       sets.push({ name, ids, texts, encodings, tokens: encodings.reduce((s, e) => s + e.ids.length, 0) })
     }
 
-    const tmp = mkdtempSync(join(tmpdir(), "polymath-bench-"))
     const samples = new Map<string, Array<Sample>>()
     const parity: Record<string, unknown> = {}
     const add = (set: string, method: Method, s: Sample) => {
@@ -230,7 +242,15 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
       log(`${set.name}: ${set.texts.length} texts, ${set.tokens} tokens (${Math.min(...lengths)}..${Math.max(...lengths)} per text, mean ${round(set.tokens / lengths.length, 1)})`)
 
       // (a): the embedder's own batch plan over the whole set at once (a global sort), tensors built up front.
-      const rawBatches = planBatches(lengths, { ...batching, sortWindow: lengths.length }).map((b) => embedder.prepareBatch(b.map((i) => set.encodings[i]!)))
+      const rawPlan = planBatches(lengths, { ...batching, sortWindow: lengths.length })
+      const rawBatches = rawPlan.map((b) => embedder.prepareBatch(b.map((i) => set.encodings[i]!)))
+      // The same batches on each variant's session (tensors built up front, as for (a)).
+      const variantBatches = new Map([...variants].map(([v, l]) => [v, rawPlan.map((b) => l.session.prepareBatch(b.map((i) => set.encodings[i]!)))] as const))
+      const variantRun = (v: SessionVariant) => () => timed(async () => {
+        const session = variants.get(v)!.session
+        for (const b of variantBatches.get(v)!) await run(session.runPrepared(b))
+        return { padded_tokens: rawPadded, runs: rawBatches.length, threads: session.threads }
+      })
       const rawPadded = rawBatches.reduce((s, b) => s + b.rows * b.length, 0)
       const textsFile = join(tmp, `${set.name}.json`)
       writeFileSync(textsFile, JSON.stringify(set.texts))
@@ -269,7 +289,8 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
           return { seconds: unit.millis / 1000, machineBusy: load(), ownCpu: ((cpuSeconds() - c0) * unit.millis) / 1000 / wall, extra: { wall_with_model_load_s: round(wall, 3), written } }
         },
         python: () => python("single"),
-        "python-sorted": () => python("sorted")
+        "python-sorted": () => python("sorted"),
+        ...Object.fromEntries(sessionVariants.map((v) => [v, variantRun(v)])) as Record<SessionVariant, () => Promise<Sample>>
       }
       const python = async (batchingMode: "single" | "sorted"): Promise<Sample> => {
           const load = machineLoad()
@@ -279,7 +300,7 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
             "--threads", String(threads), "--max-tokens", String(embedder.maxTokens), "--pooling", entry.pooling,
             "--batching", batchingMode, ...(o.spinning === null ? [] : ["--spinning", o.spinning ? "1" : "0"]), "--batch-tokens", String(batching.maxBatchTokens), "--batch-rows", String(batching.batchSize)
           ]
-          const r = spawnSync(pythonBin, args, { encoding: "utf8", maxBuffer: 1 << 28 })
+          const r = spawnSync(pythonBin!, args, { encoding: "utf8", maxBuffer: 1 << 28 })
           if (r.status !== 0) throw new Error(`python reference failed (${r.status}): ${r.stderr}`)
           const out = JSON.parse(r.stdout) as { seconds: number; cpu_seconds: number; vectors: Array<Array<number>>; peak_rss_mb: number; onnxruntime: string; tokenizers: string; padded_tokens: number; runs: number }
           if (fixedVectors.length > 0) {
@@ -307,12 +328,12 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
       }
     }
     rmSync(tmp, { recursive: true, force: true })
-    return { sets, samples, parity, threads, batching }
+    return { sets, samples, parity, threads, batching, sessionLoadS }
   })))
   await restoreCorpus(dsn)
 
   // Summary.
-  const { sets, samples, parity, threads, batching } = result
+  const { sets, samples, parity, threads, batching, sessionLoadS } = result
   const summary: Record<string, Record<string, unknown>> = {}
   const rows: Array<Array<string>> = []
   // Repetitions during which other processes kept more than `busyLimit` of the cores busy are left out of
@@ -394,6 +415,7 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
       mixed: { ...pick("mixed", "runner", "python"), ratio_vs_sorted: ratio("mixed", "runner", "python-sorted") }
     },
     passages_per_s: perMethod("passages_per_s"),
+    session_load_s: { ...sessionLoadS, note: "tokenizer, session creation (graph optimisation) and warm-up runs; raw-saved loads the saved optimised model" },
     tokens_per_s: perMethod("tokens_per_s"),
     peak_rss_mb: {
       bench_process: selfPeakRssMb(),

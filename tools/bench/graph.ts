@@ -16,7 +16,8 @@ import { join } from "node:path"
 import type { ContenderConfig } from "./graph-contenders.ts"
 import { graphCounts, openDriver, resetGraph, serverCpu, timedNode } from "./graph-harness.ts"
 import type { ChildRun } from "./graph-harness.ts"
-import { cpuFlags, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, round, table } from "./common.ts"
+import { withClient } from "../fixtures/src/pgClient.ts"
+import { cpuFlags, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, round, stackDsn, table } from "./common.ts"
 import { startPrivateNeo4j } from "./memory.ts"
 
 export const graphContenders = ["seed", "hand", "runner", "baseline"] as const
@@ -30,8 +31,19 @@ export interface GraphBenchOptions {
   readonly handBatch: number
   /** A checkout whose runner is the `baseline` contender (before/after a change, in one run). */
   readonly baselineRoot: string | null
+  /** The seed's own cap (a smoke run stops it early: it only has to show that it still runs); null: capS. */
+  readonly seedCapS: number | null
+  /** The untimed warm-up run of each contender (off in a smoke run). */
+  readonly warmUp: boolean
+  /**
+   * A smoke run: a database of its own (polymath_bench_smoke, recreated) with the scale-1 corpus cut
+   * to the first N documents with batch-v1 passages (about N/740 of scale 1), in place of `scales`.
+   */
+  readonly subsetDocs: number | null
   readonly json: string | null
 }
+
+const capFor = (o: GraphBenchOptions, c: GraphContender): number => (c === "seed" && o.seedCapS !== null ? o.seedCapS : o.capS)
 
 interface Run extends ChildRun {
   readonly contender: GraphContender
@@ -46,7 +58,7 @@ interface Run extends ChildRun {
 }
 
 /** The stack's postmaster (the bench databases live there), for its CPU time. */
-const postmasterPid = (): number | null => {
+export const postmasterPid = (): number | null => {
   try {
     return Number(readFileSync(join(process.env["POLYMATH_BENCH_PGDATA"] ?? join(repoRoot, ".stack/pg/data"), "postmaster.pid"), "utf8").split("\n")[0])
   } catch {
@@ -64,11 +76,11 @@ const runContender = (contender: GraphContender, dsn: string, uri: string, o: Gr
       [join(root, "apps/runner/src/main.ts"), "run", "--pipeline=batch-v1", "--set", "model=bge-small-en-v1.5", "--only", "sync_graph", "--no-resume", "--json", report],
       { ...process.env, POSTGRES_DSN: dsn, NEO4J_URI: uri, NEO4J_USER: "neo4j", NEO4J_PASSWORD: "" },
       root,
-      o.capS
+      capFor(o, contender)
     )
   }
   const config: ContenderConfig = { dsn, neo4jUri: uri, neo4jUser: "neo4j", neo4jPassword: "", extractorVersion: "batch-v1", handBatch: o.handBatch }
-  return timedNode([join(repoRoot, "tools/bench/graph-child.ts"), contender], { ...process.env, POLYMATH_BENCH_GRAPH: JSON.stringify(config) }, repoRoot, o.capS)
+  return timedNode([join(repoRoot, "tools/bench/graph-child.ts"), contender], { ...process.env, POLYMATH_BENCH_GRAPH: JSON.stringify(config) }, repoRoot, capFor(o, contender))
 }
 
 const fmtS = (r: ReadonlyArray<Run>, capS: number): string => {
@@ -77,10 +89,26 @@ const fmtS = (r: ReadonlyArray<Run>, capS: number): string => {
   return r.some((x) => x.capped) ? `> ${capS}` : s.toFixed(2)
 }
 
+/** The scale-1 corpus cut to the first `docs` documents with batch-v1 passages, in a database recreated for it. */
+const subsetDatabase = async (docs: number): Promise<string> => {
+  await withClient(stackDsn(), (c) => c.query("DROP DATABASE IF EXISTS polymath_bench_smoke WITH (FORCE)"))
+  const dsn = await ensureBenchDatabase("polymath_bench_smoke", 1, 384)
+  await withClient(dsn, async (c) => {
+    await c.query(`CREATE TEMP TABLE keep AS SELECT DISTINCT p.doc_id FROM passages p JOIN passage_concepts pc ON pc.passage_id = p.passage_id
+                   AND pc.extractor_version = 'batch-v1' ORDER BY p.doc_id LIMIT ${Math.trunc(docs)}`)
+    await c.query("DELETE FROM passage_concepts pc USING passages p WHERE p.passage_id = pc.passage_id AND p.doc_id NOT IN (SELECT doc_id FROM keep)")
+    await c.query("DELETE FROM passages WHERE doc_id NOT IN (SELECT doc_id FROM keep)")
+    await c.query("DELETE FROM documents WHERE doc_id NOT IN (SELECT doc_id FROM keep)")
+  })
+  log(`smoke: the scale-1 corpus cut to ${docs} documents in polymath_bench_smoke`)
+  return dsn
+}
+
 export const graphBench = async (o: GraphBenchOptions): Promise<void> => {
   const info = machine()
   const dsns = new Map<number, string>()
-  for (const scale of o.scales) dsns.set(scale, await ensureBenchDatabase(databaseFor(scale), scale, 384))
+  if (o.subsetDocs !== null) dsns.set(1, await subsetDatabase(o.subsetDocs))
+  else for (const scale of o.scales) dsns.set(scale, await ensureBenchDatabase(databaseFor(scale), scale, 384))
   // The stack's heap limit, allocated up front: a heap growing from 256 MiB during the first large
   // run made that run cost Neo4j up to 3x the CPU of the same run later.
   const neo = await startPrivateNeo4j({ fixedHeap: true })
@@ -91,7 +119,7 @@ export const graphBench = async (o: GraphBenchOptions): Promise<void> => {
     // every contender but the seed (slow, and it shares nothing with the others) on the scale-1
     // corpus keeps that out of the first timed runs (a first runner run measured 44 Neo4j CPU-s, the next 14).
     const warm = o.scales.includes(1) ? dsns.get(1)! : await ensureBenchDatabase(databaseFor(1), 1, 384)
-    for (const c of o.contenders.filter((c) => c !== "seed" && (c !== "baseline" || o.baselineRoot !== null))) {
+    for (const c of o.warmUp ? o.contenders.filter((c) => c !== "seed" && (c !== "baseline" || o.baselineRoot !== null)) : []) {
       log(`warm-up: ${c} at scale 1 (not counted)`)
       await resetGraph(driver)
       await runContender(c, warm, neo.uri, o)
@@ -113,7 +141,7 @@ export const graphBench = async (o: GraphBenchOptions): Promise<void> => {
           const run: Run = { ...r, contender, scale, rep, ...counts, machineBusy: busy(), neo4jCpuS, postgresCpuS }
           if (!r.capped && r.exitCode !== 0) throw new Error(`${contender} at scale ${scale} failed (exit ${r.exitCode}): ${r.stderrTail}`)
           runs.push(run)
-          log(`scale ${scale} rep ${rep} ${contender}: ${r.capped ? `> ${o.capS} s (capped at ${r.lastProgress ?? "?"})` : `${r.seconds.toFixed(2)} s`}, ${counts.nodes} nodes, ${counts.relationships} rels, peak RSS ${r.peakRssMb ?? "?"} MiB, CPU-s own ${r.cpuS ?? "?"} neo4j ${neo4jCpuS ?? "?"} pg ${postgresCpuS ?? "?"}, load1 ${load1.toFixed(2)}, machine busy ${(run.machineBusy * 100).toFixed(0)}%`)
+          log(`scale ${scale} rep ${rep} ${contender}: ${r.capped ? `> ${capFor(o, contender)} s (capped at ${r.lastProgress ?? "?"})` : `${r.seconds.toFixed(2)} s`}, ${counts.nodes} nodes, ${counts.relationships} rels, peak RSS ${r.peakRssMb ?? "?"} MiB, CPU-s own ${r.cpuS ?? "?"} neo4j ${neo4jCpuS ?? "?"} pg ${postgresCpuS ?? "?"}, load1 ${load1.toFixed(2)}, machine busy ${(run.machineBusy * 100).toFixed(0)}%`)
         }
       }
     }
@@ -130,7 +158,7 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
   const perScale: Record<string, unknown> = {}
   for (const scale of o.scales) {
     const of = (c: GraphContender) => runs.filter((r) => r.scale === scale && r.contender === c)
-    const secs = (c: GraphContender) => median(of(c).map((r) => (r.capped ? o.capS : r.seconds)))
+    const secs = (c: GraphContender) => median(of(c).map((r) => (r.capped ? capFor(o, c) : r.seconds)))
     const capped = (c: GraphContender) => of(c).some((r) => r.capped)
     // A full run writes the whole graph; a capped one is measured against what a full one wrote.
     const full = runs.find((r) => r.scale === scale && !r.capped)
@@ -153,7 +181,7 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
       rows.push([
         `scale ${scale} ${c}`,
         `${nodes} / ${rels}`,
-        fmtS(rs, o.capS) + partial,
+        fmtS(rs, capFor(o, c)) + partial,
         `${capped(c) ? "< " : ""}${round(nodes / s, 0)}`,
         `${capped(c) ? "< " : ""}${round(rels / s, 0)}`,
         Number.isFinite(rss) ? rss.toFixed(0) : "-",

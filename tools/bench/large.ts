@@ -17,7 +17,8 @@ import { Effect } from "effect"
 import { loadBenchSession, makeEmbedderFactory } from "@polymath/embeddings"
 import type { ModelEntry, OnnxEmbedder } from "@polymath/embeddings"
 import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
-import { dsnWithDatabase, log, machine, machineLoad, median, pythonBin, repoRoot, round, selfPeakRssMb, stackDsn, table } from "./common.ts"
+import { dsnWithDatabase, log, machine, machineLoad, median, repoRoot, round, selfPeakRssMb, stackDsn, table } from "./common.ts"
+import { ensurePythonVenv } from "./python-venv.ts"
 
 export interface LargeBenchOptions {
   readonly modelDir: string | null
@@ -61,6 +62,7 @@ export const largeBench = async (o: LargeBenchOptions): Promise<void> => {
   const onnx = join(dir, "model.onnx")
   const tokenizer = join(dir, "tokenizer.json")
   if (!existsSync(onnx) || !existsSync(tokenizer)) throw new Error(`${dir} has no model.onnx + tokenizer.json (the random XLM-R-large export is made by tools/model/xlmr/export_large.py)`)
+  const pythonBin = ensurePythonVenv()
   const manifest = existsSync(join(dir, "manifest.json")) ? (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Record<string, unknown>) : {}
   const dimensions = typeof manifest["dimensions"] === "number" ? manifest["dimensions"] : 1024
   const entry: ModelEntry = { name: String(manifest["name"] ?? "large"), dimensions, pooling: "cls", normalize: true, maxTokens: 512, files: { onnx, tokenizer } }

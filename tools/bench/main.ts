@@ -1,5 +1,5 @@
 /**
- * npm run bench -- <embed|memory|graph|reads|large|search> [options]     (see --help)
+ * npm run bench -- <embed|memory|graph|vectors|reads|large|search> [options]     (see --help)
  *
  * Benchmarks of the embed path and of the runner's memory. Needs the local stack
  * (`npm run stack -- up`, `eval "$(npm run -s stack -- env)"`) for `embed` and `memory`; creates and
@@ -7,14 +7,22 @@
  */
 import { parseArgs } from "node:util"
 import { embedBench } from "./embed.ts"
-import { methods } from "./embed.ts"
+import { defaultMethods, methods } from "./embed.ts"
 import { graphBench, graphContenders } from "./graph.ts"
 import { readMethods, readsBench } from "./reads.ts"
 import { largeBench } from "./large.ts"
 import { memoryBench } from "./memory.ts"
 import { searchBench } from "./search.ts"
+import { vectorsBench } from "./vectors.ts"
+import { vectorContenders } from "./vectors-contenders.ts"
 
 const USAGE = `usage: npm run bench -- <command> [options]
+
+  --smoke  (embed, memory, graph, vectors, reads) a tiny run that only shows the benchmark still works
+           (test/bench-smoke.e2e.test.ts runs each): scale 1, 1 repetition; embed 8 passages of the
+           mixed set and memory 1 page, both with bge-small-en-v1.5-q; graph on the scale-1 corpus cut
+           to 60 documents (polymath_bench_smoke), no warm-up, the seed capped at 3 s; vectors 256
+           rows; reads capped at 10 s. Options given explicitly still apply. Its numbers mean nothing.
 
   embed    throughput of (a) raw session runs, (b) the runner's embed step end to end,
            (c) fixed 32-row batches, (d) the Python reference (one text per run, and d' with
@@ -28,7 +36,10 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --uniform-tokens L    tokens per text in the uniform set (default 128)
     --methods M           raw,runner,fixed32,python,python-sorted (default all); python is the
                           reference as tools/model/reference.py embeds (one text per run),
-                          python-sorted uses this lib's batching
+                          python-sorted uses this lib's batching; also, by name, variants of
+                          (a) with other session options: raw-disabled, raw-basic, raw-extended
+                          (graph optimisation level), raw-saved (the saved optimised model),
+                          raw-1t (1 intra-op thread)
     --database DB         benchmark database (default polymath_bench)
     --spinning on|off     onnxruntime thread spin-waiting, every method (default: the embedder's)
     --batch-tokens N      token budget per session run (default: the embedder's)
@@ -56,6 +67,18 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --baseline DIR        also run the runner of another checkout (contender "baseline"), e.g. a
                           git worktree of the commit before a change, with its own node_modules links
     --json FILE
+
+  vectors  writing precomputed vectors (seeded random unit vectors) into passages.embedding for
+           batch-v1's passages: the seed's method (UPDATE + commit per row), a hand-tuned script
+           (COPY to a temp table + one UPDATE FROM) and the runner's VectorStore writer (one
+           writeVectors per page of the embed step's batch_size), interleaved, state reset before each
+    --scales A,B          corpus scales (default 1,10)
+    --reps R              runs of each contender per scale, interleaved (default 2)
+    --cap-s S             stop a contender after S seconds, reported as "> S s" (default 120)
+    --contenders C        seed,hand,runner (default all)
+    --dim D               vector dimension (default 384; another one uses its own database)
+    --rows N              only the first N rows of each scale's set
+    --json FILE           per scale: seconds, rows_per_s, runner_vs_seed, runner_vs_hand
 
   reads    cost per row of reading batch-v1's sources in key order: the runner's cursor reader vs
            re-running the query per keyset page vs one execution, at each scale
@@ -123,6 +146,8 @@ const main = async (): Promise<void> => {
       baseline: { type: "string" },
       "hand-batch": { type: "string" },
       sources: { type: "string" },
+      dim: { type: "string" },
+      smoke: { type: "boolean" },
       help: { type: "boolean" }
     }
   })
@@ -141,18 +166,22 @@ const main = async (): Promise<void> => {
     process.stdout.write(USAGE)
     return
   }
+  // Smoke defaults: small enough that every benchmark together takes about a minute on 2 cores
+  // (the int8 model, fetched with the test model, embeds in half the time).
+  const smoke = values.smoke === true
+  const smokeModel = smoke ? "bge-small-en-v1.5-q" : "bge-small-en-v1.5"
   switch (command) {
     case "embed": {
       await embedBench({
-        model: values.model ?? "bge-small-en-v1.5",
-        rows: int("rows", values.rows),
-        reps: int("reps", values.reps) ?? 3,
+        model: values.model ?? smokeModel,
+        rows: int("rows", values.rows) ?? (smoke ? 8 : null),
+        reps: int("reps", values.reps) ?? (smoke ? 1 : 3),
         json: values.json ?? null,
         threads: int("threads", values.threads),
         pageSize: int("page-size", values["page-size"]),
-        sets: list("sets", values.sets, ["uniform", "mixed"] as const, ["uniform", "mixed"]),
+        sets: list("sets", values.sets, ["uniform", "mixed"] as const, smoke ? ["mixed"] : ["uniform", "mixed"]),
         uniformTokens: int("uniform-tokens", values["uniform-tokens"]) ?? 128,
-        methods: list("methods", values.methods, methods, methods),
+        methods: list("methods", values.methods, methods, defaultMethods),
         database: values.database ?? "polymath_bench",
         spinning: values.spinning === undefined ? null : values.spinning === "on" ? true : values.spinning === "off" ? false : (() => {
           throw new Error(`--spinning: on or off, got ${values.spinning}`)
@@ -164,13 +193,13 @@ const main = async (): Promise<void> => {
     }
     case "memory":
       await memoryBench({
-        model: values.model ?? "bge-small-en-v1.5",
-        embedRows: int("embed-rows", values["embed-rows"]) ?? 5000,
+        model: values.model ?? smokeModel,
+        embedRows: int("embed-rows", values["embed-rows"]) ?? (smoke ? 8 : 5000),
         steps: values.steps !== undefined
           ? list("steps", values.steps, ["embed_passages", "sync_graph"] as const, [])
           : values.graph ? ["embed_passages", "sync_graph"] : ["embed_passages"],
         nodeOptions: values["node-options"] ?? null,
-        scales: (values.scales ?? "1,100").split(",").map((s) => int("scales", s.trim())!),
+        scales: (values.scales ?? (smoke ? "1" : "1,100")).split(",").map((s) => int("scales", s.trim())!),
         json: values.json ?? null
       })
       return
@@ -186,22 +215,36 @@ const main = async (): Promise<void> => {
       return
     case "graph":
       await graphBench({
-        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
+        scales: (values.scales ?? (smoke ? "1" : "1,10")).split(",").map((s) => int("scales", s.trim())!),
         reps: int("reps", values.reps) ?? 1,
-        capS: int("cap-s", values["cap-s"]) ?? 120,
+        capS: int("cap-s", values["cap-s"]) ?? (smoke ? 90 : 120),
+        seedCapS: smoke && values["cap-s"] === undefined ? 3 : null,
+        warmUp: !smoke,
+        subsetDocs: smoke && values.scales === undefined ? 60 : null,
         contenders: list("contenders", values.contenders, graphContenders, graphContenders),
         handBatch: int("hand-batch", values["hand-batch"]) ?? 10000,
         baselineRoot: values.baseline ?? null,
         json: values.json ?? null
       })
       return
+    case "vectors":
+      await vectorsBench({
+        scales: (values.scales ?? (smoke ? "1" : "1,10")).split(",").map((s) => int("scales", s.trim())!),
+        reps: int("reps", values.reps) ?? (smoke ? 1 : 2),
+        capS: int("cap-s", values["cap-s"]) ?? (smoke ? 30 : 120),
+        contenders: list("contenders", values.contenders, vectorContenders, vectorContenders),
+        dim: int("dim", values.dim) ?? 384,
+        rows: int("rows", values.rows) ?? (smoke ? 256 : null),
+        json: values.json ?? null
+      })
+      return
     case "reads":
       await readsBench({
-        scales: (values.scales ?? "1,10").split(",").map((s) => int("scales", s.trim())!),
+        scales: (values.scales ?? (smoke ? "1" : "1,10")).split(",").map((s) => int("scales", s.trim())!),
         sources: values.sources === undefined ? null : values.sources.split(",").map((s) => s.trim()),
         methods: list("methods", values.methods, readMethods, readMethods),
         pageSize: int("page-size", values["page-size"]) ?? 1000,
-        capS: int("cap-s", values["cap-s"]) ?? 120,
+        capS: int("cap-s", values["cap-s"]) ?? (smoke ? 10 : 120),
         json: values.json ?? null
       })
       return

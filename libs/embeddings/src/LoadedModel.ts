@@ -63,7 +63,9 @@ export const loadModel = (entry: ModelEntry, options: OnnxEmbedderOptions): Effe
       threads,
       spinning: options.spinning ?? false,
       preference: options.provider ?? config.provider,
-      model
+      model,
+      graphOptimization: options.graphOptimization ?? "all",
+      optimizedModelPath: options.optimizedModelPath ?? null
     })
     const batching = resolveBatching(options, entry.maxBatchSize, session.provider)
     const line = `[embeddings] ${model}: onnxruntime execution provider ${session.provider} (intra-op threads ${threads}, ` +

@@ -36,7 +36,13 @@ export interface OnnxEmbedderOptions {
    * between runs (see the README).
    */
   readonly spinning?: boolean
+  /** onnxruntime's graph optimisation level; default "all" (kept unless a measurement says otherwise: tools/bench embed). */
+  readonly graphOptimization?: GraphOptimization
+  /** Where onnxruntime writes the model after its graph optimisations (a file a later session can load). */
+  readonly optimizedModelPath?: string
 }
+
+export type GraphOptimization = "disabled" | "basic" | "extended" | "all"
 
 /** The engine's `Embedder`, plus what tests and query-time callers need. */
 export interface OnnxEmbedder extends Embedder {

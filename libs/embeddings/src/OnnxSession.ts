@@ -81,6 +81,8 @@ export interface SessionSettings {
   readonly preference: ExecutionProviderPreference
   /** The model name, for errors. */
   readonly model: string
+  readonly graphOptimization: "disabled" | "basic" | "extended" | "all"
+  readonly optimizedModelPath: string | null
 }
 
 const sessionOptions = (settings: SessionSettings, providers: ReadonlyArray<string>): InferenceSession.SessionOptions => {
@@ -90,7 +92,8 @@ const sessionOptions = (settings: SessionSettings, providers: ReadonlyArray<stri
     intraOpNumThreads: settings.threads,
     interOpNumThreads: 1,
     executionMode: "sequential",
-    graphOptimizationLevel: "all",
+    graphOptimizationLevel: settings.graphOptimization,
+    ...(settings.optimizedModelPath === null ? {} : { optimizedModelFilePath: settings.optimizedModelPath }),
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } }
   }
 }
