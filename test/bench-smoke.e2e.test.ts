@@ -2,7 +2,8 @@
  * Benchmarks are not tests, but they must not rot: each one runs here in its `--smoke` mode (scale 1,
  * a few rows, one repetition, short caps; its numbers mean nothing) and must exit 0 and write the
  * --json keys its README promises, with numbers in them. On the stack's Postgres, in the benchmarks'
- * own databases; graph sync into the private Neo4j the benchmark starts. The embed benchmark's Python
+ * own databases; graph sync into the private Neo4j the benchmark starts. The cluster smoke runs the
+ * embed step only (on 1 and 2 workers); its graph step is what test/cluster.e2e.test.ts covers. The embed benchmark's Python
  * reference is included: it installs its venv (.cache/venv) from the package registry on first use.
  *
  * Not here: `large` (needs the random XLM-R-large export, made with torch by tools/model/xlmr) and
@@ -66,5 +67,12 @@ describe("benchmarks in smoke mode", () => {
     const doc = await smoke("graph")
     for (const k of ["runner_vs_seed", "runner_vs_hand", "nodes_per_s.runner", "relationships_per_s.runner", "peak_rss_mb.runner", "nodes_per_s.hand"]) num(doc, `scales.1.${k}`)
     expect(typeof (doc["scales"] as Record<string, Record<string, unknown>>)["1"]!["runner_vs_seed_is_lower_bound"]).toBe("boolean")
+  })
+
+  it("cluster: the embed step on 1 and 2 workers, and the 2-worker vectors equal a single process's", async () => {
+    const doc = await smoke("cluster")
+    expect(num(doc, "embed_speedup")).toBeGreaterThan(0)
+    expect(doc["final_state_equal"]).toBe(true)
+    expect(num(doc, "single.vectors")).toBeGreaterThan(0)
   })
 })

@@ -1,11 +1,12 @@
 /**
- * npm run bench -- <embed|memory|graph|vectors|reads|large|search> [options]     (see --help)
+ * npm run bench -- <embed|memory|graph|vectors|reads|large|search|cluster> [options]     (see --help)
  *
  * Benchmarks of the embed path and of the runner's memory. Needs the local stack
  * (`npm run stack -- up`, `eval "$(npm run -s stack -- env)"`) for `embed` and `memory`; creates and
  * uses its own databases (polymath_bench, polymath_bench100), never the others.
  */
 import { parseArgs } from "node:util"
+import { clusterBench } from "./cluster.ts"
 import { embedBench } from "./embed.ts"
 import { defaultMethods, methods } from "./embed.ts"
 import { graphBench, graphContenders } from "./graph.ts"
@@ -18,7 +19,7 @@ import { vectorContenders } from "./vectors-contenders.ts"
 
 const USAGE = `usage: npm run bench -- <command> [options]
 
-  --smoke  (embed, memory, graph, vectors, reads) a tiny run that only shows the benchmark still works
+  --smoke  (embed, memory, graph, vectors, reads, cluster) a tiny run that only shows the benchmark still works
            (test/bench-smoke.e2e.test.ts runs each): scale 1, 1 repetition; embed 8 passages of the
            mixed set and memory 1 page, both with bge-small-en-v1.5-q; graph on the scale-1 corpus cut
            to 60 documents (polymath_bench_smoke), no warm-up, the seed capped at 3 s; vectors 256
@@ -108,6 +109,17 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --noise X             uniform noise per dimension of the perturbed copies (default 0.02)
     --no-graph            skip syncing the scale-100 graph (the expansion is then not timed)
     --json FILE           at least precision_at_10, hnsw_recall_at_10, p50_ms
+
+  cluster  the embed step and the graph step run distributed (run --distributed --only STEP) on 1
+           and on 2 worker processes (1 intra-op thread, 1 range at a time each), interleaved, state
+           reset before each, into a private Neo4j; then whether the 2-worker runs left the stores as
+           a single-process run does (vectors, nodes, relationships and their properties)
+    --scale N             corpus scale (default 1)
+    --reps R              runs per worker count, interleaved (default 1)
+    --ranges N            key ranges per unit (default 8)
+    --steps S             embed,graph (default both)
+    --model NAME          (default bge-small-en-v1.5)
+    --json FILE           at least embed_speedup, graph_speedup, final_state_equal
 `
 
 const main = async (): Promise<void> => {
@@ -130,6 +142,8 @@ const main = async (): Promise<void> => {
       steps: { type: "string" },
       "node-options": { type: "string" },
       scales: { type: "string" },
+      scale: { type: "string" },
+      ranges: { type: "string" },
       "model-dir": { type: "string" },
       batches: { type: "string" },
       seq: { type: "string" },
@@ -235,6 +249,17 @@ const main = async (): Promise<void> => {
         contenders: list("contenders", values.contenders, vectorContenders, vectorContenders),
         dim: int("dim", values.dim) ?? 384,
         rows: int("rows", values.rows) ?? (smoke ? 256 : null),
+        json: values.json ?? null
+      })
+      return
+    case "cluster":
+      await clusterBench({
+        scale: int("scale", values.scale) ?? 1,
+        reps: int("reps", values.reps) ?? 1,
+        ranges: int("ranges", values.ranges) ?? (smoke ? 4 : 8),
+        model: values.model ?? smokeModel,
+        steps: list("steps", values.steps, ["embed", "graph"] as const, smoke ? ["embed"] : ["embed", "graph"]),
+        docs: smoke ? 20 : null,
         json: values.json ?? null
       })
       return
