@@ -393,3 +393,53 @@ describe("keyset pages", () => {
       expect(yield* c.query({ text: `SELECT count(*) AS n FROM "${schema}".items`, params: [] })).toEqual([{ n: 1000n }])
     }))
 })
+
+describe("split ranges (a source cut across workers)", () => {
+  /** Every range's rows, read as a worker reads its range: after the cut before it, through its own cut. */
+  const readRanges = (c: Effect.Success<ReturnType<typeof connector>>, src: KeysetSource, cuts: ReadonlyArray<KeyTuple>) =>
+    Effect.forEach([null, ...cuts].map((after, i) => ({ after, through: cuts[i] ?? null })), ({ after, through }) =>
+      Effect.map(collect(c.pages({ ...src, through }, after)), (pages) => pages.flatMap((p) => p.rows)))
+
+  it.effect("cuts 1000 rows into 7 ranges of 142-143 that cover every row once, in order", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const src = source(`SELECT * FROM "${schema}".items`, ["id"], 50)
+      const cuts = yield* c.splitPoints(src, 7)
+      expect(cuts.length).toBe(6)
+      const ranges = yield* readRanges(c, src, cuts)
+      expect(ranges.map((r) => r.length)).toEqual([143, 143, 143, 143, 143, 143, 142])
+      expect(ranges.flat().map((r) => r["id"])).toEqual(Array.from({ length: 1000 }, (_, i) => BigInt(i + 1)))
+      // A range's pass counts only its own rows.
+      const first = yield* collect(c.pages({ ...src, through: cuts[0]! }, null))
+      expect(first[0]?.passRows).toBe(143)
+    }))
+
+  it.effect("composite and date/time keys: the ranges partition the rows exactly", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      for (const src of [source(`SELECT * FROM "${schema}".pairs`, ["a", "b"], 64), source(`SELECT * FROM "${schema}".events`, ["at"], 64), source(`SELECT * FROM "${schema}".events`, ["day", "n"], 64)]) {
+        const all = (yield* collect(c.pages(src, null))).flatMap((p) => p.rows)
+        const ranges = yield* readRanges(c, src, yield* c.splitPoints(src, 4))
+        expect(ranges.length).toBe(4)
+        expect(ranges.flat()).toEqual(all)
+        expect(Math.max(...ranges.map((r) => r.length)) - Math.min(...ranges.map((r) => r.length))).toBeLessThanOrEqual(src.key.length === 1 ? 1 : 3)
+      }
+    }))
+
+  it.effect("fewer rows than parts: one range per row at most; one part or an empty source: no cut", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const small = source(`SELECT * FROM "${schema}".dups WHERE id < 3`, ["id"], 10)
+      expect(yield* c.splitPoints(small, 8)).toEqual([["1"]])
+      expect(yield* c.splitPoints(source(`SELECT * FROM "${schema}".items`, ["id"], 10), 1)).toEqual([])
+      expect(yield* c.splitPoints(source(`SELECT * FROM "${schema}".items WHERE false`, ["id"], 10), 4)).toEqual([])
+    }))
+
+  it.effect("a range bound with the wrong number of values is refused, not read", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const e = yield* Effect.flip(collect(c.pages({ ...source(`SELECT * FROM "${schema}".pairs`, ["a", "b"], 10), through: ["1"] }, null)))
+      expect(e.message).toMatch(/a range bound has 1 value\(s\) but the key has 2 column\(s\)/)
+    }))
+})
+
