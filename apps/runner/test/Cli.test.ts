@@ -19,8 +19,21 @@ describe("the command line", () => {
     Effect.gen(function*() {
       const { args } = yield* parse(["run", "--pipeline=batch-v1", "--set", "a=1", "--set=b=2", "--only", "embed", "--force", "--report", "r.json", "--log-level", "debug", "--log-format", "json"])
       expect(args).toEqual({
-        command: "run", pipeline: "batch-v1", set: ["a=1", "b=2"], only: ["embed"], force: true, resume: false, verify: true, report: "r.json", logLevel: "Debug", logFormat: "json", search: null, trace: null
+        command: "run", pipeline: "batch-v1", set: ["a=1", "b=2"], only: ["embed"], force: true, resume: false, verify: true, report: "r.json", logLevel: "Debug", logFormat: "json", search: null, trace: null, cluster: null
       })
+    }))
+
+  it.effect("the cluster commands: run --distributed [--ranges], worker's addresses and concurrency, follow and status take an execution id", () =>
+    Effect.gen(function*() {
+      expect((yield* parse(["run", "-p", "x", "--distributed"])).args?.cluster).toMatchObject({ ranges: 8 })
+      expect((yield* parse(["run", "-p", "x", "--distributed", "--ranges", "32"])).args?.cluster).toMatchObject({ ranges: 32 })
+      expect((yield* parse(["run", "-p", "x", "--ranges", "32"])).args?.cluster).toBeNull()
+      expect((yield* parse(["worker"])).args).toMatchObject({ command: "worker", cluster: { listen: "127.0.0.1:34431", advertise: null, concurrency: 1 } })
+      expect((yield* parse(["worker", "--listen", "0.0.0.0:4000", "--advertise", "node-a:4000", "--concurrency", "2"])).args?.cluster).toMatchObject({ listen: "0.0.0.0:4000", advertise: "node-a:4000", concurrency: 2 })
+      expect((yield* parse(["follow", "abc123", "--no-verify"])).args).toMatchObject({ command: "follow", verify: false, cluster: { execution: "abc123" } })
+      expect((yield* parse(["status", "abc123"])).args).toMatchObject({ command: "status", cluster: { execution: "abc123" } })
+      expect((yield* parse(["status"])).failed).toBe(true)
+      expect((yield* parse(["worker", "--concurrency", "two"])).failed).toBe(true)
     }))
 
   it.effect("--dry-run turns run into plan; --no-resume and --no-verify; --json is --report", () =>
