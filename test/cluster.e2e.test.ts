@@ -7,11 +7,14 @@
  * with every property but the run's own stamps (run_id, synced_at).
  */
 import { spawn } from "node:child_process"
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import type { ChildProcess } from "node:child_process"
 import { createServer } from "node:net"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
-import { loadSmallCorpus } from "./corpus.ts"
-import { cypher, dsnFor, e2eEnv, pgRows, resetDatabase, resetGraph, run, runner } from "./support.ts"
+import { loadSmallCorpus, passageId } from "./corpus.ts"
+import { cypher, dsnFor, e2eEnv, pgRows, pgScalar, resetDatabase, resetGraph, run, runner } from "./support.ts"
 
 const db = "polymath_cluster_data"
 const stateDb = "polymath_cluster_state"
@@ -177,11 +180,56 @@ describe("distributed runs on the loopback", () => {
     expect(await snapshot()).toEqual(single)
   })
 
+  it("bad rows: under fail the run fails with each row's key, under skip they are rejected once, under the unit's name, and the run exits 4", async () => {
+    await fresh()
+    await worker()
+    await worker()
+    // Beside a copy of batch-v1.yaml, so `extends: batch-v1` resolves; every worker reads the same path.
+    const dir = mkdtempSync(join(tmpdir(), "cluster-"))
+    copyFileSync("pipelines/batch-v1.yaml", join(dir, "batch-v1.yaml"))
+    const texts = (policy: string) => `pipeline: badtexts
+extends: batch-v1
+sources:
+  passages_to_embed:
+    connection: pg
+    key: passage_id
+    sql: |
+      SELECT p.passage_id, CASE p.passage_id WHEN '${passageId(0)}' THEN NULL WHEN '${passageId(9)}' THEN '' ELSE p.passage_text END AS passage_text
+      FROM passages p WHERE p.passage_id IN (SELECT passage_id FROM passage_concepts WHERE extractor_version = :extractor_version)
+${policy === "fail" ? "" : `steps:
+  embed_passages:
+    on_error: skip
+    embed:
+      from: passages_to_embed
+      text: passage_text
+      model: \${params.model}
+      into: { table: passages, key: passage_id, vector: embedding, set: { embedding_model: "\${params.model}" } }
+`}`
+    const file = join(dir, "badtexts.yaml")
+    writeFileSync(file, texts("fail"))
+    const distributed = (...extra: ReadonlyArray<string>) => run(runner("run", "--pipeline", file, ...model, "--only", "embed_passages", "--distributed", "--ranges", "4", ...extra), env())
+    const failing = await distributed()
+    expect(failing.code, failing.stderr).toBe(1)
+    expect(failing.stderr).toContain(`passage_id="${passageId(0)}": passage_text is NULL`)
+    expect(failing.stderr).not.toMatch(/at .*\.ts:\d+/)
+    writeFileSync(file, texts("skip"))
+    const skipping = await distributed("--no-resume")
+    expect(skipping.code, skipping.stderr).toBe(4)
+    expect(skipping.stdout).toContain("rejected rows: 2")
+    expect(skipping.stdout).toMatch(/embed_passages\s+texts to embed.*\s16\s+14\s+0\s+0\s+0\s+2\s/)
+    const recorded = await pgRows("SELECT unit, key->>0 AS k FROM polymath_etl.rejected_rows WHERE run_id = (SELECT run_id FROM polymath_etl.runs ORDER BY started_at DESC LIMIT 1) ORDER BY 2", [], db)
+    expect(recorded).toEqual([{ unit: "embed_passages", k: passageId(0) }, { unit: "embed_passages", k: passageId(9) }])
+    expect(await pgScalar("SELECT count(*) FROM passages WHERE embedding IS NOT NULL", [], db)).toBe(14)
+  })
+
   it("a bad request is refused before anything is submitted, with the error a local run gives", async () => {
     await worker()
     const bad = await run(runner("run", "--pipeline", "batch-v1", ...model, "--distributed", "--ranges", "0"), env())
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/--ranges must be at least 1/)
+    const report = await run(runner("run", "--pipeline", "batch-v1", ...model, "--distributed", "--report", "r.json"), env())
+    expect(report.code).toBe(2)
+    expect(report.stderr).toMatch(/--report is not written for --distributed runs yet/)
     const missing = await run(runner("run", "--pipeline", "no-such-pipeline", "--distributed"), env())
     expect(missing.code).toBe(2)
     expect(missing.stderr).not.toMatch(/at .*\.ts:\d+/)

@@ -28,6 +28,8 @@ export interface ClusterBenchOptions {
   /** Only the first N documents of the corpus (the smoke's cut). */
   readonly docs: number | null
   readonly json: string | null
+  /** A distributed run still going after this many seconds is stopped and the benchmark fails. */
+  readonly capS: number
 }
 
 const stepName = { embed: "embed_passages", graph: "sync_graph" } as const
@@ -119,7 +121,7 @@ export const clusterBench = async (o: ClusterBenchOptions): Promise<void> => {
   const driver = neo === null ? null : await openDriver(neo.uri, "neo4j", "")
   const env: NodeJS.ProcessEnv = {
     ...process.env, POSTGRES_DSN: dsn, ...(neo === null ? {} : { NEO4J_URI: neo.uri, NEO4J_USER: "neo4j", NEO4J_PASSWORD: "" }),
-    POLYMATH_CLUSTER_DSN: stateDsn, POLYMATH_EMBED_THREADS: "1", POLYMATH_PROFILE: "/dev/null", POLYMATH_LOG_LEVEL: "info"
+    POLYMATH_CLUSTER_DSN: stateDsn, POLYMATH_EMBED_THREADS: "1", POLYMATH_PROFILE: "/dev/null", POLYMATH_LOG_LEVEL: process.env["POLYMATH_LOG_LEVEL"] ?? "info"
   }
   const model = ["--set", `model=${o.model}`]
   const clearVectors = () => withClient(dsn, (c) => c.query("UPDATE passages SET embedding = NULL, embedding_model = NULL WHERE embedding IS NOT NULL"))
@@ -153,7 +155,10 @@ export const clusterBench = async (o: ClusterBenchOptions): Promise<void> => {
           const wCpu = ws.map((w) => serverCpu(w.child.pid ?? null, false))
           const t0 = performance.now()
           const r = launch(["run", "--pipeline=batch-v1", ...model, "--only", stepName[step], "--distributed", "--ranges", String(o.ranges), "--no-verify", "--force"], env)
+          // A run that outlives the cap is a failure to show, not a number to report.
+          const timer = setTimeout(() => r.child.kill("SIGKILL"), o.capS * 1000)
           const code = await r.exited
+          clearTimeout(timer)
           const seconds = (performance.now() - t0) / 1000
           const cpu = wCpu.map((f) => f())
           const run: Run = {
@@ -165,7 +170,7 @@ export const clusterBench = async (o: ClusterBenchOptions): Promise<void> => {
           }
           for (const w of ws) w.child.kill("SIGTERM")
           await Promise.all(ws.map((w) => w.exited))
-          if (code !== 0) throw new Error(`${step} on ${workers} worker(s) failed (exit ${code}):\n${r.output().slice(-3000)}`)
+          if (code !== 0) throw new Error(`${step} on ${workers} worker(s) failed (exit ${code}${seconds >= o.capS ? `, stopped at the ${o.capS} s cap` : ""}):\n${r.output().slice(-3000)}\n${ws.map((w, i) => `--- worker ${i}\n${w.output().slice(-3000)}`).join("\n")}`)
           runs.push(run)
           log(`rep ${rep} ${step} on ${workers} worker(s): ${seconds.toFixed(2)} s, ranges per worker ${run.ranges.join("/")}, CPU-s workers ${run.workerCpuS ?? "?"} neo4j ${run.neo4jCpuS ?? "?"} pg ${run.postgresCpuS ?? "?"}, load1 ${load1.toFixed(2)}, busy ${(run.busy * 100).toFixed(0)}%`)
         }

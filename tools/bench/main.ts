@@ -119,6 +119,7 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --ranges N            key ranges per unit (default 8)
     --steps S             embed,graph (default both)
     --model NAME          (default bge-small-en-v1.5)
+    --cap-s S             fail when a distributed run takes longer (default 900)
     --json FILE           at least embed_speedup, graph_speedup, final_state_equal
 `
 
@@ -260,6 +261,7 @@ const main = async (): Promise<void> => {
         model: values.model ?? smokeModel,
         steps: list("steps", values.steps, ["embed", "graph"] as const, smoke ? ["embed"] : ["embed", "graph"]),
         docs: smoke ? 20 : null,
+        capS: int("cap-s", values["cap-s"]) ?? (smoke ? 120 : 900),
         json: values.json ?? null
       })
       return

@@ -93,6 +93,7 @@ const await_ = (execution: string, plan: Plan | null) =>
   Effect.gen(function*() {
     let last = ""
     let ticks = 0
+    let warned = false
     while (true) {
       const result = yield* RunWorkflow.poll(execution)
       if (Option.isSome(result) && result.value._tag === "Complete") {
@@ -101,9 +102,14 @@ const await_ = (execution: string, plan: Plan | null) =>
         const e = Cause.squash(exit.cause)
         return { ok: false, error: e instanceof DistributedRunError ? e : new DistributedRunError({ message: String(e), invalid: false }) } satisfies Finished
       }
-      if (plan !== null && ticks++ % 5 === 0) {
+      if (plan !== null && ticks % 5 === 0) {
         const line = yield* progressLine(plan).pipe(Effect.provide(connectorsLayer(plan)), Effect.orElseSucceed(() => null))
         if (line !== null && line !== last) yield* Effect.logInfo((last = line))
+      }
+      // Nothing but waiting for half a minute: most likely no worker is running.
+      if (++ticks === 30 && Option.isNone(result) && last === "" && !warned) {
+        warned = true
+        yield* Effect.logWarning("no worker has taken the run after 30 s: is one running (`polymath worker`) with the same POLYMATH_CLUSTER_DSN?")
       }
       yield* Effect.sleep("1 second")
     }
@@ -131,6 +137,11 @@ export const distributedRun = (args: CliArgs) =>
     const ranges = args.cluster?.ranges ?? clusterDefaults.ranges
     if (!(ranges >= 1)) {
       yield* Effect.logError(`error: --ranges must be at least 1, got ${ranges}`)
+      return ExitCode.invalid
+    }
+    if (args.report !== null) {
+      // Refused rather than silently not written: the report of a distributed run is not built yet.
+      yield* Effect.logError("error: --report is not written for --distributed runs yet; the summary on stdout and `polymath status` tell the outcome")
       return ExitCode.invalid
     }
     return yield* Effect.gen(function*() {

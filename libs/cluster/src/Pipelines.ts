@@ -1,4 +1,4 @@
-import { Cause, Context, Effect, Layer, RcMap } from "effect"
+import { Cause, Context, Duration, Effect, Layer, RcMap } from "effect"
 import type { Scope } from "effect"
 import { Embedders } from "@polymath/engine"
 import type { Connectors, Plan } from "@polymath/engine"
@@ -9,8 +9,10 @@ import type { PipelineRequest } from "./Protocol.ts"
 
 /**
  * The pipelines a worker has open, shared by the ranges it runs: loading a file, opening
- * its pools and loading a model cost seconds, a range may take less. An entry (and each
- * model it loaded) is released a minute after its last range ends.
+ * its pools and loading a model cost seconds, a range may take less. A worker keeps what
+ * it opened until it stops: with entries released a minute after their last use, workers
+ * stalled for good once an entry expired while ranges queued behind the worker's slots
+ * (seen twice in `bench cluster`, pools closed and no range running).
  */
 export class Pipelines extends Context.Service<Pipelines, {
   /** Runs `f` with the request's plan and stores; a failure becomes the run's error, as the CLI would word it. */
@@ -20,7 +22,7 @@ export class Pipelines extends Context.Service<Pipelines, {
 /** What work on an open pipeline may use. */
 export type PipelineServices = Connectors | Embedders | Scope.Scope
 
-const idle = "1 minute"
+const idle = Duration.infinity
 
 /** Wraps the host's embedders so a model loads once per worker, not once per range. */
 const cachingEmbedders = (open: OpenPipeline) =>
