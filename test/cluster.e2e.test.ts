@@ -210,13 +210,17 @@ ${policy === "fail" ? "" : `steps:
     const distributed = (...extra: ReadonlyArray<string>) => run(runner("run", "--pipeline", file, ...model, "--only", "embed_passages", "--distributed", "--ranges", "4", ...extra), env())
     const failing = await distributed()
     expect(failing.code, failing.stderr).toBe(1)
+    // Both failing ranges are told, not only the first to fail.
     expect(failing.stderr).toContain(`passage_id="${passageId(0)}": passage_text is NULL`)
+    expect(failing.stderr).toContain(`passage_id="${passageId(9)}": passage_text is empty`)
     expect(failing.stderr).not.toMatch(/at .*\.ts:\d+/)
     writeFileSync(file, texts("skip"))
     const skipping = await distributed("--no-resume")
     expect(skipping.code, skipping.stderr).toBe(4)
     expect(skipping.stdout).toContain("rejected rows: 2")
-    expect(skipping.stdout).toMatch(/embed_passages\s+texts to embed.*\s16\s+14\s+0\s+0\s+0\s+2\s/)
+    // The ranges without a bad row were written by the failed run: created now or unchanged, 14 in all.
+    const [, created, unchanged] = /embed_passages\s+texts to embed.*?\s16\s+(\d+)\s+0\s+(\d+)\s+0\s+2\s/.exec(skipping.stdout) ?? []
+    expect(Number(created) + Number(unchanged)).toBe(14)
     const recorded = await pgRows("SELECT unit, key->>0 AS k FROM polymath_etl.rejected_rows WHERE run_id = (SELECT run_id FROM polymath_etl.runs ORDER BY started_at DESC LIMIT 1) ORDER BY 2", [], db)
     expect(recorded).toEqual([{ unit: "embed_passages", k: passageId(0) }, { unit: "embed_passages", k: passageId(9) }])
     expect(await pgScalar("SELECT count(*) FROM passages WHERE embedding IS NOT NULL", [], db)).toBe(14)

@@ -26,21 +26,20 @@ export interface WorkerOptions {
 const prefix = "polymath_cluster"
 
 /**
- * How fast the cluster notices a dead worker and moves its shards: seconds rather than
- * Effect's defaults (a minute between health checks), since a pipeline run is waiting.
- * Shard locks are rows with an expiry rather than advisory locks: with advisory locks, a
- * worker joining mid-run could wait forever for shards the busy worker was releasing
- * (seen in 2 of 3 tries on the loopback, never with lock rows); a killed worker's
- * shards then move once its locks expire (8 s).
+ * How fast the cluster notices a dead worker and moves its shards: a health check every
+ * 2 s rather than Effect's minute, since a pipeline run is waiting; a killed worker's
+ * advisory shard locks go with its connection. Shard locks are refreshed every 10 s and
+ * must answer within that time: a run blocks the event loop for a second or two at a time
+ * (onnxruntime-node runs a batch on the JS thread), and with a 2 s refresh a worker that
+ * missed one gave up its shards by force and stalled for good (seen in `bench cluster`).
  */
 const timings: Partial<ShardingConfig.ShardingConfig["Service"]> = {
   shardsPerGroup: 64,
   runnerHealthCheckInterval: "2 seconds" as Duration.Input,
   refreshAssignmentsInterval: "1 second" as Duration.Input,
   entityMessagePollInterval: "1 second" as Duration.Input,
-  shardLockRefreshInterval: "2 seconds" as Duration.Input,
-  shardLockExpiration: "8 seconds" as Duration.Input,
-  shardLockDisableAdvisory: true,
+  shardLockRefreshInterval: "10 seconds" as Duration.Input,
+  shardLockExpiration: "30 seconds" as Duration.Input,
   entityTerminationTimeout: "5 seconds" as Duration.Input
 }
 

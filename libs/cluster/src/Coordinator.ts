@@ -1,4 +1,4 @@
-import { Deferred, Effect, Schema } from "effect"
+import { Deferred, Effect, Result, Schema } from "effect"
 import { Activity } from "effect/workflow"
 import { closeRun, closeStep, closeUnit, openRun, prepareStep, splitUnit } from "@polymath/engine"
 import type { KeyRange, OpenedRun, Plan, RunReport, UnitReport } from "@polymath/engine"
@@ -64,9 +64,17 @@ export const runLayer = RunWorkflow.toLayer((payload, executionId) =>
         const units: Array<UnitReport> = []
         for (const { unit } of step.units) {
           const ranges = yield* stored<ReadonlyArray<KeyRange>>(`split/${unit}`, (plan) => splitUnit(plan, opened.runId, unit, payload.ranges))
-          const results = yield* Effect.forEach(ranges, (range) =>
-            RangeWorkflow.execute({ parent: executionId, request, runId: opened.runId, unit, range: JSON.stringify(range), checkpoint: range.checkpoint }), { concurrency: "unbounded" })
-          const parsed = results.map((r) => JSON.parse(r) as { report: UnitReport; providers: Record<string, string> })
+          // Every range ends (none is abandoned when another fails), and every failure is told, as a
+          // local run would have told the first it met.
+          const outcomes = yield* Effect.all(
+            ranges.map((range) => RangeWorkflow.execute({ parent: executionId, request, runId: opened.runId, unit, range: JSON.stringify(range), checkpoint: range.checkpoint })),
+            { concurrency: "unbounded", mode: "result" }
+          )
+          const failures = outcomes.flatMap((o) => (Result.isFailure(o) ? [o.failure] : []))
+          if (failures.length > 0) {
+            return yield* new DistributedRunError({ message: [...new Set(failures.map((f) => f.message))].join("\nerror: "), invalid: failures.some((f) => f.invalid) })
+          }
+          const parsed = outcomes.flatMap((o) => (Result.isSuccess(o) ? [JSON.parse(o.success) as { report: UnitReport; providers: Record<string, string> }] : []))
           for (const p of parsed) Object.assign(providers, p.providers)
           units.push(yield* stored<UnitReport>(`close/${unit}`, (plan) => closeUnit(plan, opened.runId, unit, parsed.map((p) => p.report))))
         }
