@@ -11,8 +11,8 @@ import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { ChildProcess } from "node:child_process"
-import { createServer } from "node:net"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import { freePort } from "../tools/bench/common.ts"
 import { loadSmallCorpus, passageId } from "./corpus.ts"
 import { cypher, dsnFor, e2eEnv, pgRows, pgScalar, resetDatabase, resetGraph, run, runner } from "./support.ts"
 
@@ -74,16 +74,6 @@ const waitFor = async (p: Proc, pattern: RegExp, seconds = 120): Promise<RegExpE
     await new Promise((r) => setTimeout(r, 100))
   }
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-    server.on("error", reject)
-  })
 
 const workers: Array<Proc> = []
 const worker = async (): Promise<Proc> => {

@@ -9,12 +9,11 @@ import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { createHash } from "node:crypto"
 import { writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { loadavg } from "node:os"
 import { join } from "node:path"
 import type { Driver } from "neo4j-driver"
 import { withClient } from "../fixtures/src/pgClient.ts"
-import { cpuFlags, dsnWithDatabase, ensureBenchDatabase, log, machine, machineLoad, median, nodeBin, repoRoot, round, stackDsn, table } from "./common.ts"
+import { cpuFlags, dsnWithDatabase, ensureBenchDatabase, freePort, log, machine, machineLoad, median, nodeBin, repoRoot, round, stackDsn, table } from "./common.ts"
 import { postmasterPid } from "./graph.ts"
 import { openDriver, resetGraph, serverCpu } from "./graph-harness.ts"
 import { startPrivateNeo4j } from "./memory.ts"
@@ -33,16 +32,6 @@ export interface ClusterBenchOptions {
 }
 
 const stepName = { embed: "embed_passages", graph: "sync_graph" } as const
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-    s.on("error", reject)
-  })
 
 interface Child {
   readonly child: ChildProcess

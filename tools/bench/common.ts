@@ -1,6 +1,7 @@
 /** Helpers shared by the benchmarks: statistics, tables, machine load, the benchmark databases. */
 import { execSync, spawnSync } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
+import { createServer } from "node:net"
 import { availableParallelism, cpus, loadavg, totalmem } from "node:os"
 import { join, resolve } from "node:path"
 import { redact } from "@polymath/engine"
@@ -186,3 +187,15 @@ export const childOf = (pid: number): number | null => {
   }
   return null
 }
+
+/** A TCP port free on the loopback now (for a private Neo4j or a cluster worker). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })

@@ -17,12 +17,11 @@
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { makeEmbedderFactory } from "@polymath/embeddings"
-import { childOf, ensureBenchDatabase, log, machine, nodeBin, repoRoot, restoreCorpus, round, saveOriginalTexts, statusKb, table } from "./common.ts"
+import { childOf, ensureBenchDatabase, log, machine, nodeBin, repoRoot, restoreCorpus, round, saveOriginalTexts, statusKb, table, freePort } from "./common.ts"
 
 export interface MemoryBenchOptions {
   readonly model: string
@@ -49,17 +48,6 @@ interface Measured {
   readonly rssAtHalfMb: number | null
   readonly rssAtEndMb: number | null
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 /** Starts a private Neo4j (the stack's launcher, another home and port, no auth); resolves once it accepts Bolt. */
 export const startPrivateNeo4j = async (options: { readonly fixedHeap?: boolean } = {}): Promise<{ uri: string; pid: number | null; stop: () => Promise<void> }> => {

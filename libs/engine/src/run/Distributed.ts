@@ -10,10 +10,9 @@ import type { KeyTuple } from "../Rows.ts"
 import { zeroCounts } from "../RunLedger.ts"
 import type { UnitCounts } from "../RunLedger.ts"
 import { cursorWindows, effectiveSource } from "./Cursors.ts"
-import { beginRun, reportedRejections, runIdentity } from "./Execute.ts"
+import { beginRun, reportedRejections, resumeDecision, runIdentity } from "./Execute.ts"
 import { checkNullKeys, preflight } from "./Preflight.ts"
 import type { RunReport, UnitReport } from "./Report.ts"
-import { storeFingerprints, whyNotResume } from "./Resume.ts"
 import { buildVectorIndex, embedStepWork, ensureGraphSchema, graphUnitWork, loadStepEmbedder, mirrorDeletions, runPlannedUnit } from "./Steps.ts"
 import type { RunContext } from "./Steps.ts"
 import { sqlOf } from "./Support.ts"
@@ -88,17 +87,7 @@ export const openRun = (plan: Plan, options: { readonly resume: boolean }) =>
     const ledger = sqlOf(yield* Connectors, plan.ledgerConnection).ledger
     const policy = plan.steps[0]?.retry ?? defaultRetry
     return yield* Effect.scoped(Effect.gen(function*() {
-      const stores = yield* withRetry(storeFingerprints(plan), policy, () => Effect.void)
-      let resume: string | null = null
-      let notResumed: string | null = null
-      if (options.resume) {
-        const candidate = yield* withRetry(ledger.resumable(identity), policy, () => Effect.void)
-        if (candidate !== null) {
-          const why = yield* withRetry(whyNotResume(plan, candidate, stores), policy, () => Effect.void)
-          if (why === null) resume = candidate.runId
-          else notResumed = `not resuming run ${candidate.runId}: ${why}; starting over`
-        }
-      }
+      const { stores, resume, notResumed } = yield* resumeDecision(plan, ledger, identity, options.resume, policy)
       const run = yield* beginRun(ledger, identity, { resume, stores }, policy)
       const windows = yield* withRetry(cursorWindows(plan, run, ledger, identity), policy, () => Effect.void)
       yield* checkNullKeys(plan, windows)

@@ -35,6 +35,21 @@ export const runIdentity = (plan: Plan): RunIdentity => ({
   model: plan.models.join(",") || null
 })
 
+/**
+ * The stores' fingerprints now, and whether to continue the latest unfinished run with
+ * this identity (only against the same stores), or why not.
+ */
+export const resumeDecision = (plan: Plan, ledger: RunLedger, identity: RunIdentity, wanted: boolean, policy: RetryPolicy) =>
+  Effect.gen(function*() {
+    const stores = yield* withRetry(storeFingerprints(plan), policy, () => Effect.void)
+    const candidate = wanted ? yield* withRetry(ledger.resumable(identity), policy, () => Effect.void) : null
+    if (candidate === null) return { stores, resume: null, notResumed: null }
+    const why = yield* withRetry(whyNotResume(plan, candidate, stores), policy, () => Effect.void)
+    return why === null
+      ? { stores, resume: candidate.runId, notResumed: null }
+      : { stores, resume: null, notResumed: `not resuming run ${candidate.runId}: ${why}; starting over` }
+  })
+
 /** How many rejected rows a report lists. */
 export const reportedRejections = 20
 
@@ -99,20 +114,8 @@ const executePlan = (plan: Plan, options: ExecuteOptions) =>
     const ledger = sqlOf(connectors, plan.ledgerConnection).ledger
     const policy = plan.steps[0]?.retry ?? defaultRetry
     return yield* Effect.scoped(Effect.gen(function*() {
-      const stores = yield* withRetry(storeFingerprints(plan), policy, () => Effect.void)
-      let resume: string | null = null
-      let notResumed: string | null = null
-      if (options.resume) {
-        const candidate = yield* withRetry(ledger.resumable(identity), policy, () => Effect.void)
-        if (candidate !== null) {
-          const why = yield* withRetry(whyNotResume(plan, candidate, stores), policy, () => Effect.void)
-          if (why === null) resume = candidate.runId
-          else {
-            notResumed = `not resuming run ${candidate.runId}: ${why}; starting over`
-            yield* progress.note(notResumed)
-          }
-        }
-      }
+      const { stores, resume, notResumed } = yield* resumeDecision(plan, ledger, identity, options.resume, policy)
+      if (notResumed !== null) yield* progress.note(notResumed)
       const run = yield* beginRun(ledger, identity, { resume, stores }, policy)
       yield* Effect.annotateCurrentSpan({ "polymath.run_id": run.runId, "polymath.resumed": run.resumed })
       yield* Effect.flatMap(RunEvents, (events) => events.started(run.runId, run.resumed))
