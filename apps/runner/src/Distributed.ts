@@ -88,12 +88,11 @@ const progressLine = (plan: Plan) =>
 
 type Finished = { readonly ok: true; readonly outcome: RunOutcome } | { readonly ok: false; readonly error: DistributedRunError }
 
-/** Waits for a run's workflow to complete, telling progress when it can. */
-const await_ = (execution: string, plan: Plan | null) =>
+/** Waits for a run's workflow to complete, telling `progress` every few seconds when there is one. */
+const await_ = (execution: string, progress: Effect.Effect<string | null> | null) =>
   Effect.gen(function*() {
     let last = ""
     let ticks = 0
-    let warned = false
     while (true) {
       const result = yield* RunWorkflow.poll(execution)
       if (Option.isSome(result) && result.value._tag === "Complete") {
@@ -102,30 +101,24 @@ const await_ = (execution: string, plan: Plan | null) =>
         const e = Cause.squash(exit.cause)
         return { ok: false, error: e instanceof DistributedRunError ? e : new DistributedRunError({ message: String(e), invalid: false }) } satisfies Finished
       }
-      if (plan !== null && ticks % 5 === 0) {
-        const line = yield* progressLine(plan).pipe(Effect.provide(connectorsLayer(plan)), Effect.orElseSucceed(() => null))
+      if (progress !== null && ticks % 5 === 0) {
+        const line = yield* progress
         if (line !== null && line !== last) yield* Effect.logInfo((last = line))
       }
       // Nothing but waiting for half a minute: most likely no worker is running.
-      if (++ticks === 30 && Option.isNone(result) && last === "" && !warned) {
-        warned = true
+      if (++ticks === 30 && Option.isNone(result) && last === "") {
         yield* Effect.logWarning("no worker has taken the run after 30 s: is one running (`polymath worker`) with the same POLYMATH_CLUSTER_DSN?")
       }
       yield* Effect.sleep("1 second")
     }
   })
 
-/** The summary, checks and exit code of a finished distributed run, as a local run ends. */
-const finish = (args: CliArgs, finished: Finished, plan: Plan | null) =>
-  Effect.gen(function*() {
-    if (!finished.ok) {
-      yield* Effect.logError(`error: ${finished.error.message}`)
-      return finished.error.invalid ? ExitCode.invalid : ExitCode.failed
-    }
-    const { request, report } = finished.outcome
-    const p = plan ?? (yield* planOf(argsOf(request), (yield* load(argsOf(request), false)).loaded))
-    return yield* endRun(p, report as RunReport, { verify: args.verify, partial: request.only.length > 0 }).pipe(Effect.provide(connectorsLayer(p)))
-  })
+/** A failed distributed run: its error, and run's exit code for it. */
+const failed = (error: DistributedRunError) => Effect.logError(`error: ${error.message}`).pipe(Effect.as(error.invalid ? ExitCode.invalid : ExitCode.failed))
+
+/** The summary, checks and exit code of a distributed run that ended, as a local run ends (the plan's stores provided). */
+const finish = (args: CliArgs, outcome: RunOutcome, plan: Plan) =>
+  endRun(plan, outcome.report as RunReport, { verify: args.verify, partial: outcome.request.only.length > 0 })
 
 /** `run --distributed`: submits the run to the cluster and follows it to its end. */
 export const distributedRun = (args: CliArgs) =>
@@ -147,8 +140,12 @@ export const distributedRun = (args: CliArgs) =>
     return yield* Effect.gen(function*() {
       const execution = yield* RunWorkflow.execute({ submission: randomUUID(), request, resume: args.resume, ranges }, { discard: true })
       yield* Effect.logInfo(`submitted distributed run ${execution}; should this process stop, \`polymath follow ${execution}\` reattaches`)
-      return yield* finish(args, yield* await_(execution, plan), plan)
-    }).pipe(Effect.provide(clientLayer(yield* storage)), clusterFailure("the distributed run could not be followed"))
+      // One set of connections for the progress reads and the checks, not one per look.
+      const stores = yield* Layer.build(connectorsLayer(plan))
+      const finished = yield* await_(execution, progressLine(plan).pipe(Effect.provide(stores)))
+      if (!finished.ok) return yield* failed(finished.error)
+      return yield* finish(args, finished.outcome, plan).pipe(Effect.provide(stores))
+    }).pipe(Effect.scoped, Effect.provide(clientLayer(yield* storage)), clusterFailure("the distributed run could not be followed"))
   })
 
 /** `follow`: reattaches to a distributed run and ends it as `run` would. */
@@ -157,7 +154,12 @@ export const followCommand = (args: CliArgs) =>
     const execution = args.cluster!.execution!
     return yield* Effect.gen(function*() {
       yield* Effect.logInfo(`following distributed run ${execution}`)
-      return yield* finish(args, yield* await_(execution, null), null)
+      const finished = yield* await_(execution, null)
+      if (!finished.ok) return yield* failed(finished.error)
+      // The run's request names the pipeline: load it as the submitter did, for the summary and the checks.
+      const request = argsOf(finished.outcome.request)
+      const plan = yield* planOf(request, (yield* load(request, false)).loaded)
+      return yield* finish(args, finished.outcome, plan).pipe(Effect.provide(connectorsLayer(plan)))
     }).pipe(Effect.provide(clientLayer(yield* storage)))
   }).pipe(clusterFailure("the distributed run could not be followed"))
 
