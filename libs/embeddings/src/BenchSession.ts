@@ -1,13 +1,13 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import type { Tensor } from "onnxruntime-node"
 import { embeddingError } from "./EmbeddingError.ts"
 import type { EmbeddingError } from "./EmbeddingError.ts"
 import { loadModel } from "./LoadedModel.ts"
 import type { ModelEntry } from "./ModelRegistry.ts"
 import { embedderOf } from "./OnnxEmbedder.ts"
 import type { OnnxEmbedder, OnnxEmbedderOptions } from "./OnnxEmbedder.ts"
-import { buildFeeds, disposeAll } from "./Tensors.ts"
+import type { Feed } from "./OnnxThreadProtocol.ts"
+import { buildFeeds } from "./Tensors.ts"
 import type { TokenizedText } from "./Tokenizer.ts"
 
 /**
@@ -43,7 +43,7 @@ export const loadBenchSession = (
 ): Effect.Effect<BenchSession, EmbeddingError, Scope.Scope> =>
   loadModel(entry, options).pipe(Effect.map((loaded): BenchSession => {
     const { session, tokenizer, withLock, runRows } = loaded
-    const prepared = new WeakMap<PreparedBatch, Record<string, Tensor>>()
+    const prepared = new WeakMap<PreparedBatch, Record<string, Feed>>()
     return {
       ...embedderOf(loaded),
       runBatch: (rows) => (rows.length === 0 ? Effect.succeed([]) : withLock(runRows(rows))),
@@ -59,7 +59,7 @@ export const loadBenchSession = (
           if (feeds === undefined) {
             return Effect.fail(embeddingError("BatchNotPrepared", "runPrepared: this batch was not prepared by this embedder", { model: loaded.entry.name }))
           }
-          return session.run(feeds, batch.rows, batch.length).pipe(Effect.map(disposeAll))
+          return session.run(feeds, batch.rows, batch.length).pipe(Effect.asVoid)
         }))
     }
   }))

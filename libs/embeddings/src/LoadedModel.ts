@@ -80,7 +80,7 @@ export const loadModel = (entry: ModelEntry, options: OnnxEmbedderOptions): Effe
       Effect.suspend(() => {
         const { feeds, length } = buildFeeds(session.io, rows, tokenizer.padId)
         return session.run(feeds, rows.length, length)
-      }).pipe(Effect.flatMap((outputs) => poolOutput(outputs[session.io.output], session.io.output, rows, pooling)))
+      }).pipe(Effect.flatMap((output) => poolOutput(output, session.io.output, rows, pooling)))
 
     // Warm-up: the first run allocates and optimizes; it also checks the output dimension. A second
     // run at the token budget's shape lets onnxruntime size its buffers before the first real batch.

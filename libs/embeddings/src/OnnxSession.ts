@@ -2,12 +2,13 @@ import { readFileSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { Effect } from "effect"
 import type { Scope } from "effect"
-import ort from "onnxruntime-node"
-import type { InferenceSession, Tensor } from "onnxruntime-node"
+import { Worker } from "node:worker_threads"
+import type { InferenceSession } from "onnxruntime-node"
 import { embeddingError } from "./EmbeddingError.ts"
 import type { EmbeddingError } from "./EmbeddingError.ts"
 import { cudaDecision, cudaFallbackNote } from "./ExecutionProvider.ts"
 import type { ExecutionProviderPreference } from "./ExecutionProvider.ts"
+import type { Feed, OutputTensor, SessionShape, ThreadReply, ThreadRequest } from "./OnnxThreadProtocol.ts"
 
 // Output names, in order of preference. 2-D outputs are sentence vectors; 3-D ones are pooled.
 const preferredOutputs = ["sentence_embedding", "dense_vecs", "last_hidden_state", "token_embeddings"]
@@ -21,7 +22,10 @@ export interface ModelIo {
   readonly output: string
 }
 
-/** A live onnxruntime session; the scope it was acquired in releases it. */
+/**
+ * A live onnxruntime session on its own thread (OnnxThread.ts), so that inference never blocks the
+ * event loop; the scope it was acquired in releases the session and stops the thread.
+ */
 export interface OnnxSession {
   /** The execution provider it runs on: "cuda" or "cpu". */
   readonly provider: string
@@ -29,11 +33,11 @@ export interface OnnxSession {
   readonly note?: string
   readonly io: ModelIo
   /** Runs the session for `io.output` only; `rows` × `length` name the batch in a failure. */
-  readonly run: (feeds: Record<string, Tensor>, rows: number, length: number) => Effect.Effect<InferenceSession.ReturnType, EmbeddingError>
+  readonly run: (feeds: Record<string, Feed>, rows: number, length: number) => Effect.Effect<OutputTensor, EmbeddingError>
 }
 
 /** Reads input and output names from the session; fails with "UnsupportedModel" for unknown shapes. */
-export const detectModelIo = (session: InferenceSession, model: string): Effect.Effect<ModelIo, EmbeddingError> =>
+export const detectModelIo = (session: SessionShape, model: string): Effect.Effect<ModelIo, EmbeddingError> =>
   Effect.suspend(() => {
     const inputs: Array<{ name: string; type: IntType }> = []
     for (const meta of session.inputMetadata) {
@@ -98,48 +102,91 @@ const sessionOptions = (settings: SessionSettings, providers: ReadonlyArray<stri
   }
 }
 
-const createSession = (path: string, settings: SessionSettings, providers: ReadonlyArray<string>) =>
+type Request = ThreadRequest extends infer R ? R extends ThreadRequest ? Omit<R, "id"> : never : never
+type Success = Extract<ThreadReply, { ok: true }>
+
+/** The thread a session runs on: requests are answered in order; a dead thread fails what is pending. */
+interface SessionThread {
+  readonly call: (request: Request) => Promise<Success>
+  /** Releases the session (after any run still going) and stops the thread. */
+  readonly close: () => Promise<void>
+}
+
+const startThread = (): SessionThread => {
+  // The thread inherits Node's flags; `--input-type` (a script given with -e) refuses a file entry point.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"))
+  const worker = new Worker(new URL("./OnnxThread.ts", import.meta.url), { execArgv })
+  const pending = new Map<number, { resolve: (reply: Success) => void; reject: (error: Error) => void }>()
+  let next = 0
+  let dead: Error | null = null
+  // Referenced only while a request is pending: an idle session must not keep the process alive.
+  worker.unref()
+  const failAll = (error: Error) => {
+    dead ??= error
+    for (const p of pending.values()) p.reject(dead)
+    pending.clear()
+  }
+  worker.on("message", (reply: ThreadReply) => {
+    const p = pending.get(reply.id)
+    if (p === undefined) return
+    pending.delete(reply.id)
+    if (pending.size === 0) worker.unref()
+    if (reply.ok) p.resolve(reply)
+    else p.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }))
+  })
+  worker.on("error", (error) => failAll(new Error(`the onnxruntime thread failed: ${error.message}`)))
+  worker.on("exit", (code) => failAll(new Error(`the onnxruntime thread exited (code ${code})`)))
+  const call = (request: Request) =>
+    new Promise<Success>((resolve, reject) => {
+      if (dead !== null) return reject(dead)
+      const id = next++
+      pending.set(id, { resolve, reject })
+      worker.ref()
+      worker.postMessage({ ...request, id })
+    })
+  const close = async () => {
+    if (dead === null) await call({ kind: "release" }).catch(() => undefined)
+    await worker.terminate()
+  }
+  return { call, close }
+}
+
+const createSession = (thread: SessionThread, path: string, settings: SessionSettings, providers: ReadonlyArray<string>) =>
   Effect.tryPromise({
-    try: () => ort.InferenceSession.create(path, sessionOptions(settings, providers)),
+    try: () => thread.call({ kind: "open", path, options: sessionOptions(settings, providers) }) as Promise<Extract<Success, { kind: "opened" }>>,
     catch: (cause) =>
       embeddingError("SessionFailed", `cannot create onnxruntime session (${providers.join(",")}) for ${path}`, { model: settings.model, cause })
   })
 
 /** Creates the session on CUDA when wanted and possible, else on CPU. */
 const createPreferred = (
+  thread: SessionThread,
   path: string,
   settings: SessionSettings
-): Effect.Effect<{ readonly session: InferenceSession; readonly provider: string; readonly note?: string }, EmbeddingError> => {
+): Effect.Effect<{ readonly shape: SessionShape; readonly provider: string; readonly note?: string }, EmbeddingError> => {
   const decision = cudaDecision(settings.preference)
-  const cpu = createSession(path, settings, ["cpu"]).pipe(Effect.map((session) => ({ session, provider: "cpu" })))
+  const cpu = createSession(thread, path, settings, ["cpu"]).pipe(Effect.map((shape) => ({ shape, provider: "cpu" })))
   if (!decision.attempt) return cpu.pipe(Effect.map((r) => (decision.note === undefined ? r : { ...r, note: decision.note })))
-  return createSession(path, settings, ["cuda", "cpu"]).pipe(
-    Effect.map((session) => ({ session, provider: "cuda" })),
+  return createSession(thread, path, settings, ["cuda", "cpu"]).pipe(
+    Effect.map((shape) => ({ shape, provider: "cuda" })),
     Effect.catch((error) => cpu.pipe(Effect.map((r) => ({ ...r, note: cudaFallbackNote(error) }))))
   )
 }
 
 /**
- * Acquires the session of the ONNX file at `path` in the current scope. Closing the scope (also on
- * interruption) releases it; a run interrupted mid-way keeps going natively, so release waits for it
- * before freeing the session.
+ * Acquires the session of the ONNX file at `path` on a thread of its own, in the current scope.
+ * Closing the scope (also on interruption) releases it; a run interrupted mid-way keeps going on
+ * the thread, and the release waits for it before freeing the session.
  */
 export const acquireOnnxSession = (path: string, settings: SessionSettings): Effect.Effect<OnnxSession, EmbeddingError, Scope.Scope> =>
   Effect.gen(function*() {
-    const inflight = { current: Promise.resolve() as Promise<unknown> }
-    const { session, provider, note } = yield* Effect.acquireRelease(
-      createPreferred(path, settings),
-      ({ session }) => Effect.promise(() => inflight.current.then(() => session.release())).pipe(Effect.ignore)
-    )
-    const io = yield* detectModelIo(session, settings.model)
-    const run = (feeds: Record<string, Tensor>, rows: number, length: number) =>
+    const thread = yield* Effect.acquireRelease(Effect.sync(startThread), (t) => Effect.promise(() => t.close()))
+    const { shape, provider, note } = yield* createPreferred(thread, path, settings)
+    const io = yield* detectModelIo(shape, settings.model)
+    const run = (feeds: Record<string, Feed>, rows: number, length: number) =>
       Effect.tryPromise({
-        try: () => {
-          const pending = session.run(feeds, [io.output])
-          inflight.current = pending.catch(() => undefined)
-          return pending
-        },
+        try: () => thread.call({ kind: "run", feeds, output: io.output }) as Promise<Extract<Success, { kind: "ran" }>>,
         catch: (cause) => embeddingError("InferenceFailed", `onnxruntime run failed (batch ${rows}×${length})`, { model: settings.model, cause })
-      })
+      }).pipe(Effect.map((reply): OutputTensor => ({ data: reply.data, dims: reply.dims })))
     return { provider, ...(note === undefined ? {} : { note }), io, run }
   })

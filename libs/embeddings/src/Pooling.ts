@@ -1,8 +1,8 @@
 import { Effect } from "effect"
-import type { Tensor } from "onnxruntime-node"
 import type { Pooling } from "@polymath/engine"
 import { embeddingError } from "./EmbeddingError.ts"
 import type { EmbeddingError } from "./EmbeddingError.ts"
+import type { OutputTensor } from "./OnnxThreadProtocol.ts"
 import type { TokenizedText } from "./Tokenizer.ts"
 
 /** What pooling needs to know of the model. */
@@ -39,7 +39,7 @@ const meanOf = (data: Float32Array, rowBase: number, n: number, dim: number): Fl
  * Normalised when the model says so. `name` is the output's name, for errors.
  */
 export const poolOutput = (
-  out: Tensor | undefined,
+  out: OutputTensor | undefined,
   name: string,
   rows: ReadonlyArray<TokenizedText>,
   spec: PoolingSpec
@@ -67,6 +67,5 @@ export const poolOutput = (
     } else {
       return Effect.fail(embeddingError("UnsupportedModel", `output "${name}" has rank ${dims.length}; expected 2 or 3`, { model }))
     }
-    out.dispose()
     return Effect.succeed(spec.normalize ? vectors.map(l2normalize) : vectors)
   })

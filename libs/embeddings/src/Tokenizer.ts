@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs"
 import { Effect } from "effect"
-import { Tokenizer as HfTokenizer } from "tokenizers"
 import { embeddingError } from "./EmbeddingError.ts"
 import type { EmbeddingError } from "./EmbeddingError.ts"
 
@@ -40,8 +39,10 @@ export const loadTokenizer = (
   options: { readonly maxTokens: number; readonly model?: string }
 ): Effect.Effect<Tokenizer, EmbeddingError> => {
   const errorOptions = options.model === undefined ? {} : { model: options.model }
-  return Effect.try({
-    try: () => {
+  // Loaded on first use: commands that embed nothing do not pay for the native binding at start-up.
+  return Effect.tryPromise({
+    try: async () => {
+      const { Tokenizer: HfTokenizer } = await import("tokenizers")
       const json = readFileSync(path, "utf8")
       const tokenizer = HfTokenizer.fromString(json)
       // Defaults: strategy LongestFirst, direction Right, stride 0 (as transformers with truncation=True).

@@ -2,8 +2,10 @@
  * Smoke tests against the real bge-small-en-v1.5 model. They assume `npm run model` has run
  * (the test script does it first); otherwise loading fails with detail "ModelFilesMissing".
  */
+import { spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Layer, Logger } from "effect"
+import { ConfigProvider, Context, Effect, Exit, Layer, Logger, Scope } from "effect"
 import { Embedders, isConnectorFailure } from "@polymath/engine"
 import { defaultMaxBatchTokens, defaultThreads, layer as embeddersLayer, makeEmbedderFactory, planBatches, summarizeCudaError } from "../src/index.ts"
 import type { OnnxEmbedder } from "../src/index.ts"
@@ -176,6 +178,55 @@ describe("batching, windows and the low-level runs", () => {
       )
       expect(model.providerNote).toBeUndefined()
     }).pipe(Effect.scoped, Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ POLYMATH_EP: "cpu" })))), 120_000)
+})
+
+describe("the session's own thread", () => {
+  it.effect("keeps the event loop free while a session runs (timers fire during one long run)", () =>
+    Effect.gen(function*() {
+      // One session run of 16 rows × ~250 tokens: about a second on one CPU thread. On the JS thread
+      // it froze every timer for all of it (the cluster's shard-lock refresh among them).
+      const model = yield* (yield* makeEmbedderFactory({ threads: 1, provider: "cpu", batchSize: 16, maxBatchTokens: 16 * 512 })).load("bge-small-en-v1.5")
+      const texts = Array.from({ length: 16 }, (_, i) => `passage ${i} ` + "graph databases and vector search over research knowledge ".repeat(30))
+      const ticks: Array<number> = []
+      const timer = setInterval(() => ticks.push(performance.now()), 10)
+      const t0 = performance.now()
+      const vectors = yield* model.embed(texts)
+      const t1 = performance.now()
+      clearInterval(timer)
+      expect(vectors).toHaveLength(16)
+      const inRun = [t0, ...ticks.filter((t) => t > t0 && t < t1), t1]
+      const gaps = inRun.slice(1).map((t, i) => t - inRun[i]!)
+      // The run takes well over 100 ms even on a fast CPU; a blocked loop would give one gap as long as the run.
+      expect(t1 - t0).toBeGreaterThan(100)
+      expect(Math.max(...gaps)).toBeLessThan((t1 - t0) / 2)
+      expect(gaps.length).toBeGreaterThan(5)
+    }).pipe(Effect.scoped), 120_000)
+
+  it("lets a process end while a loaded model sits idle on its thread", () => {
+    // The scope is left open on purpose: an idle session thread must not keep the process alive.
+    const script = `
+      import { Effect, Scope } from "effect"
+      import { makeEmbedderFactory } from ${JSON.stringify(fileURLToPath(new URL("../src/index.ts", import.meta.url)))}
+      const scope = await Effect.runPromise(Scope.make())
+      const model = await Effect.runPromise(Effect.flatMap(makeEmbedderFactory({ threads: 1, provider: "cpu" }), (f) => f.load("bge-small-en-v1.5")).pipe(Scope.provide(scope)))
+      const [v] = await Effect.runPromise(model.embed(["one sentence"]))
+      console.log("dims", v.length)
+    `
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: fileURLToPath(new URL("../../..", import.meta.url)), encoding: "utf8", timeout: 60_000 })
+    expect(r.signal, "still running after 60 s").toBeNull()
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^dims 384$/m)
+  }, 120_000)
+
+  it.effect("fails a run after the scope released the session, rather than waiting forever", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const model = yield* (yield* makeEmbedderFactory({ threads: 1, provider: "cpu" })).load("bge-small-en-v1.5").pipe(Scope.provide(scope))
+      yield* Scope.close(scope, Exit.void)
+      const error = yield* Effect.flip(model.embed(["too late"]))
+      expect(error.reason.detail).toBe("InferenceFailed")
+      expect(error.message).toContain("onnxruntime thread exited")
+    }), 120_000)
 })
 
 describe("maxTokens override", () => {

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import ort from "onnxruntime-node"
 import { poolOutput } from "../src/Pooling.ts"
 
 // Two rows of token vectors (dim 2): row 0 has 2 real tokens, row 1 one token and a padded position.
-const tokens = () => new ort.Tensor("float32", Float32Array.from([3, 4, 1, 0, /* row 1 */ 0, 2, 9, 9]), [2, 2, 2])
+const tokens = () => ({ data: Float32Array.from([3, 4, 1, 0, /* row 1 */ 0, 2, 9, 9]), dims: [2, 2, 2] })
 const rows = [{ ids: [1, 2], typeIds: [] }, { ids: [1], typeIds: [] }]
 const spec = { model: "m", dimensions: 2, normalize: false } as const
 
@@ -26,12 +25,12 @@ describe("poolOutput", () => {
 
   it.effect("takes 2-D outputs as sentence vectors and fails a wrong dimension or rank as Unavailable", () =>
     Effect.gen(function*() {
-      const sentences = new ort.Tensor("float32", Float32Array.from([1, 2, 3, 4]), [2, 2])
+      const sentences = { data: Float32Array.from([1, 2, 3, 4]), dims: [2, 2] }
       expect((yield* poolOutput(sentences, "sentence_embedding", rows, { ...spec, pooling: "cls" })).map((v) => Array.from(v))).toEqual([[1, 2], [3, 4]])
       const wide = yield* Effect.flip(poolOutput(tokens(), "x", rows, { ...spec, dimensions: 3, pooling: "cls" }))
       expect(wide.reason).toMatchObject({ _tag: "Unavailable", detail: "DimensionMismatch" })
       expect(wide.message).toBe("model produces 2-d vectors but the registry says 3")
-      const flat = yield* Effect.flip(poolOutput(new ort.Tensor("float32", Float32Array.from([1, 2]), [2]), "x", rows, { ...spec, pooling: "cls" }))
+      const flat = yield* Effect.flip(poolOutput({ data: Float32Array.from([1, 2]), dims: [2] }, "x", rows, { ...spec, pooling: "cls" }))
       expect(flat.message).toBe(`output "x" has rank 1; expected 2 or 3`)
     }))
 })
