@@ -27,19 +27,21 @@ const prefix = "polymath_cluster"
 
 /**
  * How fast the cluster notices a dead worker and moves its shards: a health check every
- * 2 s rather than Effect's minute, since a pipeline run is waiting; a killed worker's
- * advisory shard locks go with its connection. Shard locks are refreshed every 10 s and
- * must answer within that time: a run blocks the event loop for a second or two at a time
- * (onnxruntime-node runs a batch on the JS thread), and with a 2 s refresh a worker that
- * missed one gave up its shards by force and stalled for good (seen in `bench cluster`).
+ * 2 s rather than Effect's minute, since a pipeline run is waiting. A killed worker's
+ * advisory shard locks go with its connection, but its rows in the locks table hold the
+ * shards until they expire: a lease of 12 s (Effect's default is 35 s), refreshed every 3 s.
+ * A refresh must answer within its interval or the worker gives its shards up by force;
+ * this was safe only once inference left the event loop (onnxruntime-node runs a batch on
+ * the calling JS thread for a second or more, so libs/embeddings runs it on a thread of its
+ * own): with a 2 s refresh and inference on the JS thread, workers stalled for good.
  */
 const timings: Partial<ShardingConfig.ShardingConfig["Service"]> = {
   shardsPerGroup: 64,
   runnerHealthCheckInterval: "2 seconds" as Duration.Input,
   refreshAssignmentsInterval: "1 second" as Duration.Input,
   entityMessagePollInterval: "1 second" as Duration.Input,
-  shardLockRefreshInterval: "10 seconds" as Duration.Input,
-  shardLockExpiration: "30 seconds" as Duration.Input,
+  shardLockRefreshInterval: "3 seconds" as Duration.Input,
+  shardLockExpiration: "12 seconds" as Duration.Input,
   entityTerminationTimeout: "5 seconds" as Duration.Input
 }
 

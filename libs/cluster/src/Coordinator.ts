@@ -6,6 +6,7 @@ import { Pipelines } from "./Pipelines.ts"
 import type { PipelineServices } from "./Pipelines.ts"
 import { DistributedRunError, RangeWorkflow, RunWorkflow } from "./Protocol.ts"
 import type { PipelineRequest } from "./Protocol.ts"
+import type { ClaimantResult } from "./Ranges.ts"
 
 /** What a finished distributed run hands back: its report, and the request, so `follow` can render it. */
 export interface RunOutcome {
@@ -32,8 +33,8 @@ const notRun = (step: StepShape): ReadonlyArray<UnitReport> =>
 /**
  * The durable coordinator of a distributed run. Every call into the stores is an
  * activity whose result the workflow engine stores, so a coordinator replayed on another
- * worker (its own died) skips what was done; each unit's ranges are child workflows that
- * the cluster places on the shards' owners. Steps keep their `after` order; a unit's
+ * worker (its own died) skips what was done; each unit's ranges are claimed one at a time by
+ * child workflows (claimants) that the cluster places on the shards' owners. Steps keep their `after` order; a unit's
  * ranges run side by side, a graph step's units one after another (nodes before the
  * relationships that need them), as in a local run.
  */
@@ -64,17 +65,28 @@ export const runLayer = RunWorkflow.toLayer((payload, executionId) =>
         const units: Array<UnitReport> = []
         for (const { unit } of step.units) {
           const ranges = yield* stored<ReadonlyArray<KeyRange>>(`split/${unit}`, (plan) => splitUnit(plan, opened.runId, unit, payload.ranges))
-          // Every range ends (none is abandoned when another fails), and every failure is told, as a
-          // local run would have told the first it met.
-          const outcomes = yield* Effect.all(
-            ranges.map((range) => RangeWorkflow.execute({ parent: executionId, request, runId: opened.runId, unit, range: JSON.stringify(range), checkpoint: range.checkpoint })),
+          // As many claimants as ranges, spread over the shards: every worker most likely holds
+          // some, and each claims a range whenever its worker has a free slot.
+          const claimants = yield* Effect.all(
+            ranges.map((_, claimant) => RangeWorkflow.execute({ parent: executionId, request, runId: opened.runId, unit, ranges: JSON.stringify(ranges), claimant })),
             { concurrency: "unbounded", mode: "result" }
           )
-          const failures = outcomes.flatMap((o) => (Result.isFailure(o) ? [o.failure] : []))
+          const outcomes = claimants.flatMap((c) => (Result.isSuccess(c) ? JSON.parse(c.success) as ClaimantResult : []))
+          // Every failure is told, as a local run would have told the first it met.
+          const failures = [
+            ...claimants.flatMap((c) => (Result.isFailure(c) ? [c.failure] : [])),
+            ...outcomes.flatMap((o) => (o.ok ? [] : [o]))
+          ]
           if (failures.length > 0) {
             return yield* new DistributedRunError({ message: [...new Set(failures.map((f) => f.message))].join("\nerror: "), invalid: failures.some((f) => f.invalid) })
           }
-          const parsed = outcomes.flatMap((o) => (Result.isSuccess(o) ? [JSON.parse(o.success) as { report: UnitReport; providers: Record<string, string> }] : []))
+          // No silent loss: each range ran exactly once, or the unit fails saying which did not.
+          const ran = outcomes.map((o) => o.index).sort((a, b) => a - b)
+          if (ran.length !== ranges.length || ran.some((index, i) => index !== i)) {
+            const missing = ranges.map((r) => r.index).filter((i) => !ran.includes(i))
+            return yield* new DistributedRunError({ message: `unit ${unit}: ranges ${missing.join(", ") || "(none)"} did not run, ${ran.length} results for ${ranges.length} ranges`, invalid: false })
+          }
+          const parsed = outcomes.flatMap((o) => (o.ok ? [o] : [])).sort((a, b) => a.index - b.index)
           for (const p of parsed) Object.assign(providers, p.providers)
           units.push(yield* stored<UnitReport>(`close/${unit}`, (plan) => closeUnit(plan, opened.runId, unit, parsed.map((p) => p.report))))
         }

@@ -41,20 +41,26 @@ export const RunWorkflow = Workflow.make("polymath/Run", {
   idempotencyKey: (p) => p.submission
 })
 
-/** One key range of one unit, run by whichever worker holds its shard. */
+/**
+ * One of a unit's range runners ("claimants"), placed on whichever worker holds its shard. It
+ * claims the unit's ranges one at a time, each when its worker has a free slot, until none is
+ * left: a faster or less loaded worker claims more, where placing each range by hash left one
+ * worker with twice the other's share (11/21 of 32 ranges in `bench cluster`).
+ */
 export const RangeWorkflow = Workflow.make("polymath/Range", {
   payload: {
-    /** The run workflow's execution: a new submission never reuses an older one's result. */
+    /** The run workflow's execution: a new submission never reuses an older one's claims or result. */
     parent: Schema.String,
     request: PipelineRequest,
     runId: Schema.String,
     unit: Schema.String,
-    /** JSON of the engine's `KeyRange`. */
-    range: Schema.String,
-    checkpoint: Schema.String
+    /** JSON of the unit's `KeyRange`s, as split once by the coordinator. */
+    ranges: Schema.String,
+    /** Which of the unit's claimants this is. */
+    claimant: Schema.Int
   },
-  // JSON of the range's `UnitReport` and the providers its model ran on.
+  // JSON of `ClaimantResult`: what each range it claimed ended with.
   success: Schema.String,
   error: DistributedRunError,
-  idempotencyKey: (p) => `${p.parent}/${p.checkpoint}`
+  idempotencyKey: (p) => `${p.parent}/${p.unit}/${p.claimant}`
 })

@@ -108,6 +108,11 @@ export interface RunLedger {
   readonly markSeen: (runId: string, unit: string, ids: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectorFailure>
   /** The positions in `ids` of the hashes the unit has not marked seen in this run. */
   readonly unseen: (runId: string, unit: string, ids: ReadonlyArray<Uint8Array>) => Effect.Effect<ReadonlyArray<number>, ConnectorFailure>
+  /**
+   * Claims, for a distributed run, the lowest unclaimed of the ranges 0..count-1 of `scope` under the
+   * name `claim` (again the same range when asked again under that name); null when all are taken.
+   */
+  readonly claimRange: (runId: string, scope: string, count: number, claim: string) => Effect.Effect<number | null, ConnectorFailure>
   /** The high-water mark the last succeeded run with this pipeline and params left for `source`, unless the source's query changed since. */
   readonly lastCursor: (identity: RunIdentity, source: string, queryHash: string) => Effect.Effect<string | null, ConnectorFailure>
   /** The cursor window this run recorded for `source` (so a resumed run reads the same window), or null. */

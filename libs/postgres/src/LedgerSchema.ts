@@ -86,6 +86,15 @@ CREATE TABLE IF NOT EXISTS polymath_etl.run_cursors (
   to_value   text,
   PRIMARY KEY (run_id, source)
 );
+CREATE TABLE IF NOT EXISTS polymath_etl.range_claims (
+  run_id      uuid NOT NULL REFERENCES polymath_etl.runs (run_id) ON DELETE CASCADE,
+  scope       text NOT NULL,
+  range_index integer NOT NULL,
+  claim       text NOT NULL,
+  claimed_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (scope, range_index),
+  UNIQUE (scope, claim)
+);
 `
 
 // Every ALTER TABLE takes an exclusive lock even when the column exists, which could
@@ -96,6 +105,7 @@ SELECT to_regclass('polymath_etl.embeddings') IS NOT NULL
    AND to_regclass('polymath_etl.seen') IS NOT NULL
    AND to_regclass('polymath_etl.cursors') IS NOT NULL
    AND to_regclass('polymath_etl.run_cursors') IS NOT NULL
+   AND to_regclass('polymath_etl.range_claims') IS NOT NULL
    AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('polymath_etl.runs') AND attname = 'stores' AND NOT attisdropped)
    AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('polymath_etl.run_units') AND attname = 'counts' AND NOT attisdropped)
    AS ready`

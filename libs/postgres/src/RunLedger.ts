@@ -8,6 +8,7 @@ import { cursorWindow, lastCursor, saveCursorWindow } from "./LedgerCursors.ts"
 import { reject, rejected } from "./LedgerRejected.ts"
 import { begin, finish, resumable } from "./LedgerRuns.ts"
 import { ensureLedgerSchema } from "./LedgerSchema.ts"
+import { claimRange } from "./LedgerClaims.ts"
 import { markSeen, unseen } from "./LedgerSeen.ts"
 
 /**
@@ -28,6 +29,7 @@ export const makePgRunLedger = (pool: pg.Pool): RunLedger => {
     rejected: (runId, limit) => rejected(ctx, runId, limit),
     markSeen: (runId, unit, ids) => markSeen(ctx, runId, unit, ids),
     unseen: (runId, unit, ids) => unseen(ctx, runId, unit, ids),
+    claimRange: (runId, scope, count, claim) => claimRange(ctx, runId, scope, count, claim),
     lastCursor: (identity, source, queryHash) => lastCursor(ctx, identity, source, queryHash),
     cursorWindow: (runId, source) => cursorWindow(ctx, runId, source),
     saveCursorWindow: (runId, source, queryHash, window) => saveCursorWindow(ctx, runId, source, queryHash, window)

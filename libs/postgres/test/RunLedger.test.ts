@@ -235,6 +235,33 @@ describe("Postgres run ledger", () => {
       )
     }))
 
+  it.effect("claimRange hands each range out once, lowest first, the same one again under the same claim, then null", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const pipeline = pipelineName("claims")
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const h = yield* c.ledger.begin(identity(pipeline), { resume: null, stores })
+          const scope = `exec-${randomSuffix()}/embed_passages`
+          expect(yield* c.ledger.claimRange(h.runId, scope, 3, "a/0")).toBe(0)
+          expect(yield* c.ledger.claimRange(h.runId, scope, 3, "b/0")).toBe(1)
+          // A claimant that asks again under a name it used (it replayed) gets its range back.
+          expect(yield* c.ledger.claimRange(h.runId, scope, 3, "a/0")).toBe(0)
+          expect(yield* c.ledger.claimRange(h.runId, scope, 3, "a/1")).toBe(2)
+          expect(yield* c.ledger.claimRange(h.runId, scope, 3, "b/1")).toBeNull()
+          expect(yield* c.ledger.claimRange(h.runId, scope, 3, "a/1")).toBe(2)
+          // Another scope (another execution or unit) has its own ranges.
+          expect(yield* c.ledger.claimRange(h.runId, `${scope}-other`, 3, "a/0")).toBe(0)
+          // Many claimants at once: 40 ranges, 60 claims racing, each range exactly once.
+          const race = `exec-${randomSuffix()}/sync_graph`
+          const got = yield* Effect.forEach(Array.from({ length: 60 }, (_, i) => `c${i}/0`), (claim) => c.ledger.claimRange(h.runId, race, 40, claim), { concurrency: 20 })
+          const claimed = got.filter((g): g is number => g !== null).sort((a, b) => a - b)
+          expect(claimed).toEqual(Array.from({ length: 40 }, (_, i) => i))
+          expect(got.filter((g) => g === null)).toHaveLength(20)
+        })
+      )
+    }))
+
   it.effect("begin drops the seen sets of runs that can no longer be resumed, and keeps the others", () =>
     Effect.gen(function*() {
       const c = yield* connector()

@@ -187,3 +187,15 @@ export const closeRun = (plan: Plan, run: OpenedRun, outcome: { readonly error: 
       rejected, notes: outcome.notes, providers: outcome.providers, millis: now - run.startedAt
     } satisfies RunReport
   })
+
+/**
+ * Claims the next range of a unit for whoever asks (see `RunLedger.claimRange`): `scope` names
+ * one execution's ranges of the unit, `claim` the claimant's request, so a replayed request gets
+ * the range it got before.
+ */
+export const claimRange = (plan: Plan, runId: string, scope: string, count: number, claim: string) =>
+  Effect.gen(function*() {
+    const ledger = sqlOf(yield* Connectors, plan.ledgerConnection).ledger
+    const policy = plan.steps[0]?.retry ?? defaultRetry
+    return yield* withRetry(ledger.claimRange(runId, scope, count, claim), policy, () => Effect.void)
+  })
