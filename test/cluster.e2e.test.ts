@@ -227,5 +227,11 @@ ${policy === "fail" ? "" : `steps:
     const missing = await run(runner("run", "--pipeline", "no-such-pipeline", "--distributed"), env())
     expect(missing.code).toBe(2)
     expect(missing.stderr).not.toMatch(/at .*\.ts:\d+/)
+    // An id nobody submitted is not "running": status and follow say so and exit 2 at once.
+    for (const command of ["status", "follow"]) {
+      const unknown = await run(runner(command, "no-such-execution"), env())
+      expect(unknown.code, unknown.stderr).toBe(2)
+      expect(unknown.stderr).toMatch(/no distributed run no-such-execution in the cluster's storage/)
+    }
   })
 })

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { Cause, Config, Context, Effect, Layer, Option } from "effect"
-import { clientLayer, DistributedRunError, PipelineHost, RunWorkflow, workerLayer } from "@polymath/cluster"
+import { clientLayer, DistributedRunError, executionKnown, PipelineHost, RunWorkflow, workerLayer } from "@polymath/cluster"
 import type { PipelineRequest, RunOutcome } from "@polymath/cluster"
 import { resolvePipelinePath } from "@polymath/dsl"
 import { Connectors, Embedders, Progress, runIdentity } from "@polymath/engine"
@@ -153,6 +153,7 @@ export const followCommand = (args: CliArgs) =>
   Effect.gen(function*() {
     const execution = args.cluster!.execution!
     return yield* Effect.gen(function*() {
+      if (!(yield* executionKnown(execution))) return yield* unknownExecution(execution)
       yield* Effect.logInfo(`following distributed run ${execution}`)
       const finished = yield* await_(execution, null)
       if (!finished.ok) return yield* failed(finished.error)
@@ -163,12 +164,19 @@ export const followCommand = (args: CliArgs) =>
     }).pipe(Effect.provide(clientLayer(yield* storage)))
   }).pipe(clusterFailure("the distributed run could not be followed"))
 
+/** An execution id the cluster's storage has never seen: exit 2, as for any bad argument. */
+const unknownExecution = (execution: string) =>
+  Effect.logError(`error: no distributed run ${execution} in the cluster's storage (POLYMATH_CLUSTER_DSN, else POSTGRES_DSN); \`run --distributed\` prints the id it submits`).pipe(
+    Effect.as(ExitCode.invalid)
+  )
+
 /** `status`: one look at a distributed run. */
 export const statusCommand = (args: CliArgs) =>
   Effect.gen(function*() {
     const execution = args.cluster!.execution!
     return yield* Effect.gen(function*() {
       const result = yield* RunWorkflow.poll(execution)
+      if (Option.isNone(result) && !(yield* executionKnown(execution))) return yield* unknownExecution(execution)
       if (Option.isNone(result) || result.value._tag === "Suspended") {
         yield* out(`${execution}: running (or not started by a worker yet)`)
         return ExitCode.ok

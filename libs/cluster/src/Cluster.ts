@@ -1,9 +1,9 @@
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
-import { Layer, Option, Semaphore } from "effect"
+import { Effect, Layer, Option, Semaphore } from "effect"
 import type { Duration } from "effect"
 import { ClusterWorkflowEngine, RunnerAddress, ShardingConfig, SqlMessageStorage, SqlRunnerStorage } from "effect/cluster"
-import type { SqlClient } from "effect/sql/SqlClient"
+import { SqlClient } from "effect/sql/SqlClient"
 import { runLayer } from "./Coordinator.ts"
 import * as Pipelines from "./Pipelines.ts"
 import { rangesLayer, WorkerSlots } from "./Ranges.ts"
@@ -75,5 +75,17 @@ export const workerLayer = <E>(options: WorkerOptions, storage: Layer.Layer<SqlC
 export const clientLayer = <E>(storage: Layer.Layer<SqlClient, E>) =>
   ClusterWorkflowEngine.layer.pipe(
     Layer.provideMerge(sharding({ runnerAddress: Option.none() }, true)),
-    Layer.provide(storage)
+    Layer.provideMerge(storage)
   )
+
+/**
+ * Whether the cluster's storage holds any message for this execution id: a run submitted
+ * there has one from its submission on, so an id that has none was never submitted (a typo,
+ * another cluster's database) rather than "running".
+ */
+export const executionKnown = (execution: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const rows = yield* sql`SELECT 1 FROM ${sql(`${prefix}_messages`)} WHERE entity_id = ${execution} LIMIT 1`
+    return rows.length > 0
+  })
