@@ -118,11 +118,12 @@ export const clusterBench = async (o: ClusterBenchOptions): Promise<void> => {
   let single: Awaited<ReturnType<typeof snapshot>> | null = null
   let distributed: Awaited<ReturnType<typeof snapshot>> | null = null
   try {
-    // The reference: one process, the whole pipeline, one intra-op thread like each worker.
+    // The reference: one process, the steps measured, one intra-op thread like each worker.
     if (driver !== null) await resetGraph(driver)
     await clearVectors()
     log("single-process reference run")
-    const only = graph ? [] : ["--only", stepName.embed]
+    // One step measured: the reference runs that step alone (the graph step does not read the vectors).
+    const only = o.steps.length === 1 ? ["--only", stepName[o.steps[0]!]] : []
     const ref = launch(["run", "--pipeline=batch-v1", ...model, ...only, "--force", "--no-verify"], env)
     if ((await ref.exited) !== 0) throw new Error(`the single-process run failed:\n${ref.output().slice(-3000)}`)
     single = await snapshot(dsn, driver)
