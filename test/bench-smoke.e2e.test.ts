@@ -75,4 +75,16 @@ describe("benchmarks in smoke mode", () => {
     expect(doc["final_state_equal"]).toBe(true)
     expect(num(doc, "single.vectors")).toBeGreaterThan(0)
   })
+
+  it("e2e: the seed's method and the runner write the same counts end to end", async () => {
+    const doc = await smoke("e2e")
+    num(doc, "runner_vs_seed")
+    num(doc, "peak_rss_mb.runner")
+    const runs = doc["runs"] as ReadonlyArray<{ contender: string; vectors: number; nodes: number; relationships: number }>
+    expect(runs.map((r) => r.contender).sort()).toEqual(["runner", "seed"])
+    // Both did the whole job: as many vectors, nodes and relationships as each other, and some of each.
+    const [a, b] = runs
+    expect([a!.vectors, a!.nodes, a!.relationships]).toEqual([b!.vectors, b!.nodes, b!.relationships])
+    expect(Math.min(a!.vectors, a!.nodes, a!.relationships)).toBeGreaterThan(0)
+  })
 })

@@ -4,7 +4,7 @@ Python's `onnxruntime` + `tokenizers` (the stack tools/model/reference.py uses),
 and the same intra-op thread count as the TypeScript side, and prints one JSON object.
 
     .cache/venv/bin/python tools/bench/embed_reference.py --model M.onnx --tokenizer T.json \
-        --texts texts.json --threads 2 [--batching single|sorted] [--batch-tokens 1024] [--batch-rows 64]
+        --texts texts.json --threads 2 [--batching single|sorted|fixed] [--batch-tokens 1024] [--batch-rows 64] [--out V.f32]
 
 Batching:
   single  one text per session run, no padding (what tools/model/reference.py does)
@@ -43,6 +43,7 @@ def main() -> None:
     p.add_argument("--spinning", choices=["default", "0", "1"], default="default")
     p.add_argument("--limit-batches", type=int, default=0, help="stop after this many session runs (0: all)")
     p.add_argument("--keep", type=int, default=8, help="vectors of the first K texts to print, for parity checks")
+    p.add_argument("--out", default=None, help="write every vector, in input order, as float32 little-endian to this file (bench e2e)")
     args = p.parse_args()
 
     with open(args.texts, encoding="utf-8") as f:
@@ -143,6 +144,10 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     done = sum(1 for v in vectors if v is not None)
+    if args.out is not None:
+        if done != len(texts):
+            raise SystemExit(f"--out needs every text embedded; {done} of {len(texts)} were")
+        np.asarray(vectors, dtype="<f4").tofile(args.out)
     print(json.dumps({
         "seconds": seconds,
         "cpu_seconds": cpu,

@@ -1,5 +1,5 @@
 /**
- * npm run bench -- <embed|memory|graph|vectors|reads|large|search|cluster> [options]     (see --help)
+ * npm run bench -- <embed|memory|graph|vectors|reads|large|search|cluster|e2e> [options]     (see --help)
  *
  * Benchmarks of the embed path and of the runner's memory. Needs the local stack
  * (`npm run stack -- up`, `eval "$(npm run -s stack -- env)"`) for `embed` and `memory`; creates and
@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util"
 import { clusterBench } from "./cluster.ts"
+import { e2eBench } from "./e2e.ts"
 import { embedBench } from "./embed.ts"
 import { defaultMethods, methods } from "./embed.ts"
 import { graphBench, graphContenders } from "./graph.ts"
@@ -19,7 +20,7 @@ import { vectorContenders } from "./vectors-contenders.ts"
 
 const USAGE = `usage: npm run bench -- <command> [options]
 
-  --smoke  (embed, memory, graph, vectors, reads, cluster) a tiny run that only shows the benchmark still works
+  --smoke  (embed, memory, graph, vectors, reads, cluster, e2e) a tiny run that only shows the benchmark still works
            (test/bench-smoke.e2e.test.ts runs each): scale 1, 1 repetition; embed 8 passages of the
            mixed set and memory 1 page, both with bge-small-en-v1.5-q; graph on the scale-1 corpus cut
            to 60 documents (polymath_bench_smoke), no warm-up, the seed capped at 3 s; vectors 256
@@ -121,6 +122,16 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --model NAME          (default bge-small-en-v1.5)
     --cap-s S             fail when a distributed run takes longer (default 900)
     --json FILE           at least embed_speedup, graph_speedup, final_state_equal
+
+  e2e      batch-v1 end to end on the scale-1 corpus: the seed's method (Python onnxruntime in fixed
+           batches of 32, UPDATE + COMMIT per vector, the plan's graph sync: UNWIND 500, MERGE without
+           constraints) against the runner (run --pipeline=batch-v1 --force, checks included), each a
+           child process, interleaved, vectors cleared and the graph emptied (constraints dropped) before each
+    --reps R              runs per contender, interleaved (default 2)
+    --threads T           intra-op threads for both (default 2)
+    --model NAME          (default bge-small-en-v1.5)
+    --cap-s S             a contender still running after S seconds is stopped and reported as > S (default 900)
+    --json FILE           at least runner_vs_seed, seconds, peak_rss_mb
 `
 
 const main = async (): Promise<void> => {
@@ -260,6 +271,16 @@ const main = async (): Promise<void> => {
         ranges: int("ranges", values.ranges) ?? (smoke ? 4 : 8),
         model: values.model ?? smokeModel,
         steps: list("steps", values.steps, ["embed", "graph"] as const, smoke ? ["embed"] : ["embed", "graph"]),
+        docs: smoke ? 20 : null,
+        capS: int("cap-s", values["cap-s"]) ?? (smoke ? 120 : 900),
+        json: values.json ?? null
+      })
+      return
+    case "e2e":
+      await e2eBench({
+        reps: int("reps", values.reps) ?? (smoke ? 1 : 2),
+        threads: int("threads", values.threads) ?? 2,
+        model: values.model ?? smokeModel,
         docs: smoke ? 20 : null,
         capS: int("cap-s", values["cap-s"]) ?? (smoke ? 120 : 900),
         json: values.json ?? null
