@@ -7,7 +7,7 @@
  * with every property but the run's own stamps (run_id, synced_at).
  */
 import { spawn } from "node:child_process"
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { ChildProcess } from "node:child_process"
@@ -198,15 +198,23 @@ ${policy === "fail" ? "" : `steps:
     const file = join(dir, "badtexts.yaml")
     writeFileSync(file, texts("fail"))
     const distributed = (...extra: ReadonlyArray<string>) => run(runner("run", "--pipeline", file, ...model, "--only", "embed_passages", "--distributed", "--ranges", "4", ...extra), env())
-    const failing = await distributed()
+    const failing = await distributed("--report", join(dir, "failed.json"))
     expect(failing.code, failing.stderr).toBe(1)
+    // --report is written as a local run writes it, here for a failed run.
+    const failedDoc = JSON.parse(readFileSync(join(dir, "failed.json"), "utf8")) as { status: string; exitCode: number; error: string }
+    expect([failedDoc.status, failedDoc.exitCode]).toEqual(["failed", 1])
+    expect(failedDoc.error).toContain(`passage_id="${passageId(0)}": passage_text is NULL`)
     // Both failing ranges are told, not only the first to fail.
     expect(failing.stderr).toContain(`passage_id="${passageId(0)}": passage_text is NULL`)
     expect(failing.stderr).toContain(`passage_id="${passageId(9)}": passage_text is empty`)
     expect(failing.stderr).not.toMatch(/at .*\.ts:\d+/)
     writeFileSync(file, texts("skip"))
-    const skipping = await distributed("--no-resume")
+    const skipping = await distributed("--no-resume", "--report", join(dir, "skipped.json"))
     expect(skipping.code, skipping.stderr).toBe(4)
+    const doc = JSON.parse(readFileSync(join(dir, "skipped.json"), "utf8")) as { status: string; exitCode: number; runId: string; units: Array<{ unit: string; read: number; rejected: number }>; rejected: { count: number }; checks: unknown }
+    expect([doc.status, doc.exitCode, doc.rejected.count]).toEqual(["completed with rejected rows", 4, 2])
+    expect(doc.units.map((u) => [u.unit, u.read, u.rejected])).toEqual([["embed_passages", 16, 2]])
+    expect(doc.runId).toMatch(/^[0-9a-f-]{36}$/)
     expect(skipping.stdout).toContain("rejected rows: 2")
     // The ranges without a bad row were written by the failed run: created now or unchanged, 14 in all.
     const [, created, unchanged] = /embed_passages\s+texts to embed.*?\s16\s+(\d+)\s+0\s+(\d+)\s+0\s+2\s/.exec(skipping.stdout) ?? []
@@ -221,9 +229,6 @@ ${policy === "fail" ? "" : `steps:
     const bad = await run(runner("run", "--pipeline", "batch-v1", ...model, "--distributed", "--ranges", "0"), env())
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/--ranges must be at least 1/)
-    const report = await run(runner("run", "--pipeline", "batch-v1", ...model, "--distributed", "--report", "r.json"), env())
-    expect(report.code).toBe(2)
-    expect(report.stderr).toMatch(/--report is not written for --distributed runs yet/)
     const missing = await run(runner("run", "--pipeline", "no-such-pipeline", "--distributed"), env())
     expect(missing.code).toBe(2)
     expect(missing.stderr).not.toMatch(/at .*\.ts:\d+/)

@@ -3,8 +3,9 @@ import { Cause, Config, Context, Effect, Layer, Option } from "effect"
 import { clientLayer, DistributedRunError, executionKnown, PipelineHost, RunWorkflow, workerLayer } from "@polymath/cluster"
 import type { PipelineRequest, RunOutcome } from "@polymath/cluster"
 import { resolvePipelinePath } from "@polymath/dsl"
+import type { LoadedPipeline } from "@polymath/dsl"
 import { Connectors, Embedders, Progress, runIdentity } from "@polymath/engine"
-import type { Plan, RunReport } from "@polymath/engine"
+import type { CheckResult, Plan, RunReport } from "@polymath/engine"
 import { layerConfig as embeddersFromConfig } from "@polymath/embeddings"
 import { clusterStorageLayer } from "@polymath/postgres"
 import type { CliArgs } from "./Cli.ts"
@@ -117,24 +118,30 @@ const await_ = (execution: string, progress: Effect.Effect<string | null> | null
 const failed = (error: DistributedRunError) => Effect.logError(`error: ${error.message}`).pipe(Effect.as(error.invalid ? ExitCode.invalid : ExitCode.failed))
 
 /** The summary, checks and exit code of a distributed run that ended, as a local run ends (the plan's stores provided). */
-const finish = (args: CliArgs, outcome: RunOutcome, plan: Plan) =>
-  endRun(plan, outcome.report as RunReport, { verify: args.verify, partial: outcome.request.only.length > 0 })
+const finish = (args: CliArgs, outcome: RunOutcome, plan: Plan, onChecks?: (results: ReadonlyArray<CheckResult>) => void) =>
+  endRun(plan, outcome.report as RunReport, { verify: args.verify, partial: outcome.request.only.length > 0 }, onChecks)
+
+/** What `run --report` learns of a distributed run as it goes (see main.ts). */
+export interface DistributedRunHooks {
+  readonly planned: (loaded: LoadedPipeline, plan: Plan) => void
+  readonly ended: (report: RunReport) => void
+  readonly checked: (results: ReadonlyArray<CheckResult>) => void
+  readonly failed: (message: string) => void
+}
+
+const noHooks: DistributedRunHooks = { planned: () => {}, ended: () => {}, checked: () => {}, failed: () => {} }
 
 /** `run --distributed`: submits the run to the cluster and follows it to its end. */
-export const distributedRun = (args: CliArgs) =>
+export const distributedRun = (args: CliArgs, hooks: DistributedRunHooks = noHooks) =>
   Effect.gen(function*() {
     // Loaded and compiled here first: a bad file or flag fails as a local run's would, before anything is submitted.
     const { loaded } = yield* load(args, false)
     const plan = yield* planOf(args, loaded)
+    hooks.planned(loaded, plan)
     const request: PipelineRequest = { pipeline: resolvePipelinePath(args.pipeline!, "pipelines"), set: args.set, only: args.only, force: args.force, specHash: plan.specHash }
     const ranges = args.cluster?.ranges ?? clusterDefaults.ranges
     if (!(ranges >= 1)) {
       yield* Effect.logError(`error: --ranges must be at least 1, got ${ranges}`)
-      return ExitCode.invalid
-    }
-    if (args.report !== null) {
-      // Refused rather than silently not written: the report of a distributed run is not built yet.
-      yield* Effect.logError("error: --report is not written for --distributed runs yet; the summary on stdout and `polymath status` tell the outcome")
       return ExitCode.invalid
     }
     return yield* Effect.gen(function*() {
@@ -143,8 +150,12 @@ export const distributedRun = (args: CliArgs) =>
       // One set of connections for the progress reads and the checks, not one per look.
       const stores = yield* Layer.build(connectorsLayer(plan))
       const finished = yield* await_(execution, progressLine(plan).pipe(Effect.provide(stores)))
-      if (!finished.ok) return yield* failed(finished.error)
-      return yield* finish(args, finished.outcome, plan).pipe(Effect.provide(stores))
+      if (!finished.ok) {
+        hooks.failed(finished.error.message)
+        return yield* failed(finished.error)
+      }
+      hooks.ended(finished.outcome.report)
+      return yield* finish(args, finished.outcome, plan, hooks.checked).pipe(Effect.provide(stores))
     }).pipe(Effect.scoped, Effect.provide(clientLayer(yield* storage)), clusterFailure("the distributed run could not be followed"))
   })
 

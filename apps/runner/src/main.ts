@@ -53,6 +53,8 @@ interface RunState {
   checks: ReadonlyArray<CheckResult> | null
   rejected: RunDocument["rejected"]
   notes: ReadonlyArray<string>
+  /** A failure the command reported itself, then ended with its exit code (a distributed run's). */
+  failure: string | null
 }
 
 const outcomeOf = (exit: Exit.Exit<number, unknown>): { readonly status: RunOutcome; readonly code: number; readonly error: string | null } => {
@@ -67,7 +69,7 @@ const outcomeOf = (exit: Exit.Exit<number, unknown>): { readonly status: RunOutc
 }
 
 const documentOf = (args: CliArgs, s: RunState, exit: Exit.Exit<number, unknown>, endedAt: number): RunDocument => {
-  const { status, code, error } = outcomeOf(exit)
+  const { status, code, error } = s.failure !== null && Exit.isSuccess(exit) ? { status: "failed" as const, code: exit.value, error: s.failure } : outcomeOf(exit)
   const units = [...s.units.values()]
   return {
     pipeline: s.plan?.pipeline ?? null,
@@ -90,10 +92,27 @@ const documentOf = (args: CliArgs, s: RunState, exit: Exit.Exit<number, unknown>
   }
 }
 
+const newState = (startedAt: number): RunState =>
+  ({ startedAt, loaded: null, plan: null, runId: null, resumed: false, units: new Map(), checks: null, rejected: { count: 0, rows: [] }, notes: [], failure: null })
+
+/** Writes `--report` from what the run gathered, whatever ends it. */
+const withReport = <E, R>(args: CliArgs, state: RunState, body: Effect.Effect<number, E, R>) => {
+  const path = args.report
+  if (path === null) return body
+  return body.pipe(
+    Effect.onExit((exit) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.try(() => writeRunReport(path, documentOf(args, state, exit, now))).pipe(
+          Effect.catch((e) => Effect.logError(`error: the run report was not written to ${path}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`))
+        ))
+    )
+  )
+}
+
 /** `run`: the steps, the summary, the checks; and the report, whatever ends the run. */
 const runCommand = (args: CliArgs, format: "text" | "json") =>
   Effect.gen(function*() {
-    const state: RunState = { startedAt: yield* Clock.currentTimeMillis, loaded: null, plan: null, runId: null, resumed: false, units: new Map(), checks: null, rejected: { count: 0, rows: [] }, notes: [] }
+    const state = newState(yield* Clock.currentTimeMillis)
     const observer: RunObserver = {
       started: (runId, resumed) => Effect.sync(() => Object.assign(state, { runId, resumed })),
       unitEnded: (u) => Effect.sync(() => void state.units.set(u.unit, u))
@@ -109,16 +128,22 @@ const runCommand = (args: CliArgs, format: "text" | "json") =>
         return yield* endRun(plan, report, { verify: args.verify, partial: args.only.length > 0 }, (results) => (state.checks = results))
       }).pipe(Effect.provide(storesLayer(plan, factory, format)), Effect.provideService(RunEvents, observer))
     })
-    const path = args.report
-    if (path === null) return yield* body
-    return yield* body.pipe(
-      Effect.onExit((exit) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.try(() => writeRunReport(path, documentOf(args, state, exit, now))).pipe(
-            Effect.catch((e) => Effect.logError(`error: the run report was not written to ${path}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`))
-          ))
-      )
-    )
+    return yield* withReport(args, state, body)
+  })
+
+/** `run --distributed`: the report is the one the cluster's run hands back, written as a local run's. */
+const distributedRunCommand = (args: CliArgs) =>
+  Effect.gen(function*() {
+    const state = newState(yield* Clock.currentTimeMillis)
+    return yield* withReport(args, state, distributedRun(args, {
+      planned: (loaded, plan) => void Object.assign(state, { loaded, plan }),
+      ended: (report) => {
+        for (const u of report.units) state.units.set(u.unit, u)
+        Object.assign(state, { runId: report.runId, resumed: report.resumed, rejected: report.rejected, notes: report.notes })
+      },
+      checked: (results) => void (state.checks = results),
+      failed: (message) => void (state.failure = message)
+    }))
   })
 
 const perform = (args: CliArgs, format: "text" | "json", settings: RunnerSettings) =>
@@ -162,7 +187,7 @@ const perform = (args: CliArgs, format: "text" | "json", settings: RunnerSetting
       case "search":
         return yield* searchCommand(args)
       case "run":
-        return args.cluster === null ? yield* runCommand(args, format) : yield* distributedRun(args)
+        return args.cluster === null ? yield* runCommand(args, format) : yield* distributedRunCommand(args)
       case "worker":
         return yield* workerCommand(args, settings.debug)
       case "follow":
