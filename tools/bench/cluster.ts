@@ -13,7 +13,7 @@ import { loadavg } from "node:os"
 import { join } from "node:path"
 import type { Driver } from "neo4j-driver"
 import { withClient } from "../fixtures/src/pgClient.ts"
-import { cpuFlags, dsnWithDatabase, ensureBenchDatabase, freePort, log, machine, machineLoad, median, nodeBin, repoRoot, round, stackDsn, table } from "./common.ts"
+import { cpuFlags, cutCorpus, dsnWithDatabase, ensureBenchDatabase, freePort, log, machine, machineLoad, median, nodeBin, repoRoot, round, stackDsn, table } from "./common.ts"
 import { postmasterPid } from "./graph.ts"
 import { openDriver, resetGraph, serverCpu } from "./graph-harness.ts"
 import { startPrivateNeo4j } from "./memory.ts"
@@ -84,20 +84,12 @@ interface Run {
   readonly busy: number
 }
 
-const cut = async (dsn: string, docs: number): Promise<void> =>
-  withClient(dsn, async (c) => {
-    await c.query(`CREATE TEMP TABLE keep AS SELECT doc_id FROM documents ORDER BY doc_id LIMIT ${Math.trunc(docs)}`)
-    await c.query("DELETE FROM passage_concepts pc USING passages p WHERE p.passage_id = pc.passage_id AND p.doc_id NOT IN (SELECT doc_id FROM keep)")
-    await c.query("DELETE FROM passages WHERE doc_id NOT IN (SELECT doc_id FROM keep)")
-    await c.query("DELETE FROM documents WHERE doc_id NOT IN (SELECT doc_id FROM keep)")
-  })
-
 export const clusterBench = async (o: ClusterBenchOptions): Promise<void> => {
   const info = machine()
   const database = o.docs !== null ? "polymath_bench_cluster_smoke" : o.scale === 1 ? "polymath_bench" : `polymath_bench${o.scale}`
   if (o.docs !== null) await withClient(stackDsn(), (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
   const dsn = await ensureBenchDatabase(database, o.scale, 384)
-  if (o.docs !== null) await cut(dsn, o.docs)
+  if (o.docs !== null) await cutCorpus(dsn, o.docs)
   const stateDsn = dsnWithDatabase(stackDsn(), "polymath_bench_cluster_state")
   await withClient(stackDsn(), async (c) => {
     await c.query("DROP DATABASE IF EXISTS polymath_bench_cluster_state WITH (FORCE)")

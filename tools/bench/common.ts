@@ -127,6 +127,15 @@ export const ensureBenchDatabase = async (name: string, scale: number, dim: numb
   return dsn
 }
 
+/** Keeps only the first `docs` documents of a bench corpus, with their passages and mentions (the smokes' cut). */
+export const cutCorpus = (dsn: string, docs: number): Promise<void> =>
+  withClient(dsn, async (c) => {
+    await c.query(`CREATE TEMP TABLE keep AS SELECT doc_id FROM documents ORDER BY doc_id LIMIT ${Math.trunc(docs)}`)
+    await c.query("DELETE FROM passage_concepts pc USING passages p WHERE p.passage_id = pc.passage_id AND p.doc_id NOT IN (SELECT doc_id FROM keep)")
+    await c.query("DELETE FROM passages WHERE doc_id NOT IN (SELECT doc_id FROM keep)")
+    await c.query("DELETE FROM documents WHERE doc_id NOT IN (SELECT doc_id FROM keep)")
+  })
+
 /**
  * Keeps the original batch-v1 passage texts in `bench_texts` (created once), so benchmarks can
  * replace passage_text and put it back. Returns nothing; see `restoreCorpus`.

@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { makeEmbedderFactory } from "@polymath/embeddings"
 import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
-import { cpuFlags, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, restoreCorpus, round, saveOriginalTexts, stackDsn, table } from "./common.ts"
+import { cpuFlags, cutCorpus, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, restoreCorpus, round, saveOriginalTexts, stackDsn, table } from "./common.ts"
 import type { SeedE2eConfig } from "./e2e-seed.ts"
 import { postmasterPid } from "./graph.ts"
 import { graphCounts, openDriver, resetGraph, serverCpu, timedNode } from "./graph-harness.ts"
@@ -45,14 +45,6 @@ interface Run {
   readonly busy: number
 }
 
-const cut = (dsn: string, docs: number): Promise<void> =>
-  withClient(dsn, async (c) => {
-    await c.query(`CREATE TEMP TABLE keep AS SELECT doc_id FROM documents ORDER BY doc_id LIMIT ${Math.trunc(docs)}`)
-    await c.query("DELETE FROM passage_concepts pc USING passages p WHERE p.passage_id = pc.passage_id AND p.doc_id NOT IN (SELECT doc_id FROM keep)")
-    await c.query("DELETE FROM passages WHERE doc_id NOT IN (SELECT doc_id FROM keep)")
-    await c.query("DELETE FROM documents WHERE doc_id NOT IN (SELECT doc_id FROM keep)")
-  })
-
 export const e2eBench = async (o: E2eBenchOptions): Promise<void> => {
   const info = machine()
   // Before anything slow: a missing python3 fails here, in one line.
@@ -62,7 +54,7 @@ export const e2eBench = async (o: E2eBenchOptions): Promise<void> => {
   const database = o.docs === null ? "polymath_bench" : "polymath_bench_e2e_smoke"
   if (o.docs !== null) await withClient(stackDsn(), (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`))
   const dsn = await ensureBenchDatabase(database, 1, entry.dimensions)
-  if (o.docs !== null) await cut(dsn, o.docs)
+  if (o.docs !== null) await cutCorpus(dsn, o.docs)
   await saveOriginalTexts(dsn)
   const neo = await startPrivateNeo4j({ fixedHeap: true })
   const driver = await openDriver(neo.uri, "neo4j", "")
