@@ -7,7 +7,7 @@ import { Cause, Clock, Effect, Exit, Layer, Ref } from "effect"
 import { Command } from "effect/cli"
 import { displayPath, pipelineJsonSchema, resolvePipelinePath, SpecError } from "@polymath/dsl"
 import type { LoadedPipeline } from "@polymath/dsl"
-import { Embedders, execute, formatTestReport, PlanError, Progress, RunEvents, runPipelineTests, testFileFor, verify } from "@polymath/engine"
+import { Embedders, execute, formatTestReport, PlanError, Progress, RunEvents, runPipelineTests, testFileFor, unitsOf, verify } from "@polymath/engine"
 import type { CheckResult, Plan, RunObserver, UnitReport } from "@polymath/engine"
 import { layerConfig as embeddersFromConfig } from "@polymath/embeddings"
 import type { OnnxEmbedderFactory } from "@polymath/embeddings"
@@ -70,7 +70,10 @@ const outcomeOf = (exit: Exit.Exit<number, unknown>): { readonly status: RunOutc
 
 const documentOf = (args: CliArgs, s: RunState, exit: Exit.Exit<number, unknown>, endedAt: number): RunDocument => {
   const { status, code, error } = s.failure !== null && Exit.isSuccess(exit) ? { status: "failed" as const, code: exit.value, error: s.failure } : outcomeOf(exit)
-  const units = [...s.units.values()]
+  // Units are recorded as they end (concurrent ones in any order); the report lists them in the plan's order.
+  const order = new Map((s.plan === null ? [] : unitsOf(s.plan)).map((u, i) => [u.unit, i]))
+  const position = (u: UnitReport) => order.get(u.unit) ?? order.size
+  const units = [...s.units.values()].sort((a, b) => position(a) - position(b))
   return {
     pipeline: s.plan?.pipeline ?? null,
     file: s.loaded?.file ?? args.pipeline,

@@ -15,13 +15,14 @@ import { graphWork, identityRoles, missingIdentity } from "./GraphWork.ts"
 import { sweep } from "./Mirror.ts"
 import type { UnitReport } from "./Report.ts"
 import { graphOf, sqlOf, toStepError } from "./Support.ts"
+import { runInDependencyOrder, unitDependencies } from "./UnitOrder.ts"
 import { runUnit } from "./UnitRunner.ts"
 import type { PageWork, RunControl, UnitPart } from "./UnitRunner.ts"
 
 /**
  * The two kinds of step: an embed step runs its one unit with the model loaded for the
- * step's duration; a graph step ensures its constraints, runs its units in order
- * (nodes before the relationships that need them), then mirrors deletions.
+ * step's duration; a graph step ensures its constraints, runs its units (nodes before the
+ * relationships that need them, units on disjoint labels concurrently), then mirrors deletions.
  */
 
 export interface RunContext {
@@ -117,12 +118,14 @@ export const ensureGraphSchema = (step: GraphStep) =>
 export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
   Effect.gen(function*() {
     yield* ensureGraphSchema(step)
-    const reports: Array<UnitReport> = []
-    for (const u of step.units) {
-      reports.push(yield* runPlannedUnit(ctx, step, u, yield* graphUnitWork(ctx, step, u)))
-      if (reports[reports.length - 1]!.status === "stopped") break
-    }
-    return yield* mirrorDeletions(ctx, step, reports)
+    const ran = yield* runInDependencyOrder(
+      unitDependencies(step.units),
+      (i) => Effect.flatMap(graphUnitWork(ctx, step, step.units[i]!), (work) => runPlannedUnit(ctx, step, step.units[i]!, work)),
+      (r) => r.status === "done" || r.status === "done before",
+      ctx.control.stop
+    )
+    // A unit not started (it waited on one that stopped) is left out, as the sweep expects.
+    return yield* mirrorDeletions(ctx, step, ran.filter((r): r is UnitReport => r !== undefined))
   })
 
 /**
