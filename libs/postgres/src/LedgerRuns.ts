@@ -109,6 +109,7 @@ export const begin = (
     // still be resumed: drop those of runs that succeeded or were superseded by a newer
     // run of their identity. An unfinished run with other params stays resumable, so
     // its set is kept (resuming it with half its set would mirror away what it read).
+    // Sets of runs deleted from the ledger go too (seen has no foreign key to cascade).
     yield* runQuery(
       client,
       context,
@@ -119,6 +120,12 @@ export const begin = (
                  WHERE n.pipeline = r.pipeline AND n.spec_hash = r.spec_hash AND n.params = r.params
                    AND n.model IS NOT DISTINCT FROM r.model AND n.started_at > r.started_at))`,
       [identity.pipeline, handle.runId]
+    )
+    yield* runQuery(
+      client,
+      context,
+      `DELETE FROM polymath_etl.seen AS s WHERE NOT EXISTS (SELECT 1 FROM polymath_etl.runs AS r WHERE r.run_id = s.run_id)`,
+      []
     )
     const runId = handle.runId
     ctx.locks.set(runId, holder)

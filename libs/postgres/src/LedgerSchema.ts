@@ -62,12 +62,15 @@ CREATE TABLE IF NOT EXISTS polymath_etl.rejected_rows (
   PRIMARY KEY (run_id, unit, key)
 );
 CREATE INDEX IF NOT EXISTS rejected_rows_run_seq_idx ON polymath_etl.rejected_rows (run_id, seq);
+-- No foreign key to runs: its check per inserted row was ~40% of recording a page's
+-- identities (tens of thousands of rows a page); begin drops the sets of deleted runs instead.
 CREATE TABLE IF NOT EXISTS polymath_etl.seen (
-  run_id uuid NOT NULL REFERENCES polymath_etl.runs (run_id) ON DELETE CASCADE,
+  run_id uuid NOT NULL,
   unit   text NOT NULL,
   id     bytea NOT NULL,
   PRIMARY KEY (run_id, unit, id)
 );
+ALTER TABLE polymath_etl.seen DROP CONSTRAINT IF EXISTS seen_run_id_fkey;
 CREATE TABLE IF NOT EXISTS polymath_etl.cursors (
   pipeline   text NOT NULL,
   params     jsonb NOT NULL,
@@ -103,6 +106,7 @@ const READY = `
 SELECT to_regclass('polymath_etl.embeddings') IS NOT NULL
    AND to_regclass('polymath_etl.rejected_rows_run_seq_idx') IS NOT NULL
    AND to_regclass('polymath_etl.seen') IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('polymath_etl.seen') AND contype = 'f')
    AND to_regclass('polymath_etl.cursors') IS NOT NULL
    AND to_regclass('polymath_etl.run_cursors') IS NOT NULL
    AND to_regclass('polymath_etl.range_claims') IS NOT NULL
