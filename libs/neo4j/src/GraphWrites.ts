@@ -14,9 +14,11 @@ import type { Neo4jDriver } from "./Neo4jDriver.ts"
 import { prepareCypher } from "./Neo4jError.ts"
 import { numberOf, toDriverParams } from "./Values.ts"
 
+// `created` counts entities, `changed` rows: a row whose endpoint key matches two nodes (no
+// uniqueness constraint) creates two relationships, so the difference can fall below 0.
 const written = (created: number, changed: number, valid: number, rejected: ReadonlyArray<Rejection>): GraphWriteResult => ({
   created,
-  updated: changed - created,
+  updated: Math.max(0, changed - created),
   unchanged: valid - changed,
   rejected,
   rolledBack: false
@@ -82,12 +84,31 @@ export const makeWriteNodes = (name: string, driver: Neo4jDriver): GraphConnecto
     return written(outcome.created, outcome.changed, batch.valid, batch.rejected)
   })
 
+/**
+ * Node keys known to be under a uniqueness constraint: those the connector's own
+ * `ensureConstraints` created or found (`IF NOT EXISTS` under the name it derives from the
+ * label and key). Anything else is not assumed unique.
+ */
+export class UniqueKeys {
+  private readonly keys = new Set<string>()
+  private static id(label: string, key: ReadonlyArray<string>): string {
+    return JSON.stringify([label, [...key].sort()])
+  }
+  add(label: string, key: ReadonlyArray<string>): void {
+    this.keys.add(UniqueKeys.id(label, key))
+  }
+  has(label: string, key: ReadonlyArray<string>): boolean {
+    return this.keys.has(UniqueKeys.id(label, key))
+  }
+}
+
 /** `writeRelationships` of the connector `name`: one MERGE statement, culprits looked up only when rows found no endpoints. */
-export const makeWriteRelationships = (name: string, driver: Neo4jDriver): GraphConnector["writeRelationships"] => (write, rows, stamp, options) =>
+export const makeWriteRelationships = (name: string, driver: Neo4jDriver, unique: UniqueKeys = new UniqueKeys()): GraphConnector["writeRelationships"] => (write, rows, stamp, options) =>
   Effect.gen(function*() {
     const context = `${name}: writing ${rows.length} ${write.type} relationships`
     const shape = { ...relationshipShape(write), properties: write.properties.map((p) => p.property), scopeProperty: stamp.scope.property }
-    const mergeText = yield* prepareCypher(context, () => relationshipMergeStatement(shape))
+    const uniqueEndpoints = unique.has(shape.start.label, shape.start.key) && unique.has(shape.end.label, shape.end.key)
+    const mergeText = yield* prepareCypher(context, () => relationshipMergeStatement(shape, uniqueEndpoints))
     const missingText = yield* prepareCypher(context, () => missingEndpointsStatement(shape))
     const batch = prepareRelationshipBatch(write, rows)
     const params = { rows: batch.rows.map(relationshipRowParam), scope: stamp.scope.value, runId: stamp.runId }

@@ -95,7 +95,7 @@ describe("statements", () => {
       "FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END | SET n.`title` = row.p.`title`, n.`year` = row.p.`year`," +
       " n.`versions` = CASE WHEN $scope IN coalesce(n.`versions`, []) THEN n.`versions` ELSE coalesce(n.`versions`, []) + $scope END," +
       " n.`run_id` = $runId, n.`synced_at` = datetime(), n:`Method`)",
-      "RETURN count(DISTINCT CASE WHEN changed THEN row.i END) AS changed"
+      "RETURN count(CASE WHEN changed THEN 1 END) AS changed"
     ].join("\n"))
     const plain = nodeMergeStatement({ label: "Paper", key: ["doi"], properties: [], extraLabel: null, scopeProperty: "versions" })
     expect(plain).not.toContain("NOT n:")
@@ -115,6 +115,9 @@ describe("statements", () => {
       " r.`run_id` = $runId, r.`synced_at` = datetime())",
       "RETURN count(DISTINCT row.i) AS matched, count(DISTINCT CASE WHEN changed THEN row.i END) AS changed"
     ].join("\n"))
+    // Between endpoints whose keys are unique, a row matches at most one pair: plain counts.
+    expect(relationshipMergeStatement({ ...mentions, properties: ["score"], scopeProperty: "versions" }, true).split("\n").at(-1))
+      .toBe("RETURN count(*) AS matched, count(CASE WHEN changed THEN 1 END) AS changed")
     expect(relationshipMergeStatement({ ...mentions, key: [], properties: [], scopeProperty: "versions" })).toContain("MERGE (a)-[r:`MENTIONS`]->(b)")
     expect(missingEndpointsStatement(mentions)).toBe([
       "UNWIND $rows AS row",

@@ -318,6 +318,43 @@ describe("Neo4jConnector (real Neo4j)", () => {
       })
     ))
 
+  it.live("without a uniqueness constraint on an endpoint, a row matching two nodes counts once and a missing endpoint beside it is still reported", () =>
+    withGraph((graph) =>
+      Effect.gen(function*() {
+        // No ensureConstraints: two Person nodes share the key, as a graph written by other tools may hold.
+        const person = L("Person")
+        const city = L("City")
+        const livesIn = L("LIVES_IN")
+        yield* Effect.promise(async () => {
+          const driver = admin()
+          try {
+            await driver.executeQuery(`CREATE (:${person} {pid: 'dup'}), (:${person} {pid: 'dup'}), (:${city} {name: 'Oslo'})`)
+          } finally {
+            await driver.close()
+          }
+        })
+        const write: RelationshipWrite = {
+          kind: "relationships",
+          type: livesIn,
+          start: { label: person, key: [{ property: "pid", column: "pid" }] },
+          end: { label: city, key: [{ property: "name", column: "city" }] },
+          key: [],
+          properties: []
+        }
+        // Row 0 matches two start nodes and row 1 none: counted per pair, the two would cancel out
+        // and row 1 would be lost without a word.
+        const result = yield* graph.writeRelationships(write, [{ pid: "dup", city: "Oslo" }, { pid: "gone", city: "Oslo" }], stamp("run1"), lenient)
+        // Two relationships for one row: created counts relationships, updated and unchanged count rows (never below 0).
+        expect(result).toEqual({
+          created: 2,
+          updated: 0,
+          unchanged: 0,
+          rejected: [{ index: 1, reason: `no ${person} node with pid="gone" (start of ${livesIn})` }],
+          rolledBack: false
+        })
+      })
+    ))
+
   it.live("rolls a whole relationship batch back when atomic and one row is rejected", () =>
     withGraph((graph) =>
       Effect.gen(function*() {
