@@ -36,59 +36,105 @@ describe("unitDependencies", () => {
 })
 
 describe("runInDependencyOrder", () => {
-  it.effect("runs independent tasks at the same time and a dependent one after both", () =>
+  // A task as a unit runs: it reads at once, then awaits `ready` before it writes.
+  const unitLike = (events: Array<string>, body: (i: number) => Effect.Effect<void> = () => Effect.void) => (i: number, ready: Effect.Effect<boolean>) =>
+    Effect.gen(function*() {
+      events.push(`read ${i}`)
+      yield* body(i)
+      if (!(yield* ready)) {
+        events.push(`stopped ${i}`)
+        return "stopped"
+      }
+      events.push(`write ${i}`)
+      yield* Effect.yieldNow
+      events.push(`end ${i}`)
+      return "done"
+    })
+
+  it.effect("runs independent tasks at the same time; a dependent one reads meanwhile and writes after both", () =>
     Effect.gen(function*() {
       const events: Array<string> = []
       const oneStarted = yield* Deferred.make<void>()
       const stop = yield* Ref.make(false)
       const results = yield* runInDependencyOrder(
         [[], [], [0, 1]],
-        (i) =>
-          Effect.gen(function*() {
-            events.push(`start ${i}`)
-            // Task 0 can only end once task 1 has started: run one after the other, this would hang.
-            if (i === 0) yield* Deferred.await(oneStarted)
-            if (i === 1) yield* Deferred.succeed(oneStarted, undefined)
-            yield* Effect.yieldNow
-            events.push(`end ${i}`)
-            return i
-          }),
-        () => true,
+        unitLike(events, (i) =>
+          // Task 0 can only go on once task 1 has started: run one after the other, this would hang.
+          i === 0 ? Deferred.await(oneStarted) : i === 1 ? Effect.asVoid(Deferred.succeed(oneStarted, undefined)) : Effect.void),
+        (r) => r === "done",
         stop
       ).pipe(Effect.timeout("5 seconds"))
-      expect(results).toEqual([0, 1, 2])
-      expect(events.indexOf("start 2")).toBeGreaterThan(Math.max(events.indexOf("end 0"), events.indexOf("end 1")))
+      expect(results).toEqual(["done", "done", "done"])
+      expect(events.indexOf("read 2")).toBeLessThan(Math.max(events.indexOf("end 0"), events.indexOf("end 1")))
+      expect(events.indexOf("write 2")).toBeGreaterThan(Math.max(events.indexOf("end 0"), events.indexOf("end 1")))
       expect(yield* Ref.get(stop)).toBe(false)
     }))
 
-  it.effect("a failure sets stop, skips its dependents and is the result once the others end", () =>
+  it.live("runs at most `limit` tasks at once", () =>
     Effect.gen(function*() {
+      let running = 0
+      let most = 0
+      const started: Array<number> = []
       const stop = yield* Ref.make(false)
-      const ran: Array<number> = []
-      const twoStarted = yield* Deferred.make<void>()
-      const exit = yield* runInDependencyOrder(
-        [[], [0], []],
+      yield* runInDependencyOrder(
+        [[], [], [], [], [], []],
         (i) =>
-          Effect.suspend(() => {
-            ran.push(i)
-            // Task 0 fails while task 2 runs: task 2 still ends; task 1, waiting on 0, never starts.
-            return i === 0
-              ? Effect.andThen(Deferred.await(twoStarted), Effect.fail(`task ${i} failed`))
-              : Effect.andThen(Deferred.succeed(twoStarted, undefined), Effect.succeed(i))
+          Effect.gen(function*() {
+            started.push(i)
+            running += 1
+            most = Math.max(most, running)
+            yield* Effect.sleep("5 millis")
+            running -= 1
           }),
         () => true,
+        stop,
+        2
+      )
+      expect(most).toBe(2)
+      expect([...started].sort()).toEqual([0, 1, 2, 3, 4, 5])
+    }))
+
+  it.effect("a task waiting on a dependency behind the limit does not starve it", () =>
+    Effect.gen(function*() {
+      // With one slot, task 1 (which waits on 0) is admitted only after 0 has ended.
+      const events: Array<string> = []
+      const stop = yield* Ref.make(false)
+      const results = yield* runInDependencyOrder([[], [0], [1]], unitLike(events), (r) => r === "done", stop, 1).pipe(Effect.timeout("5 seconds"))
+      expect(results).toEqual(["done", "done", "done"])
+      // Slots are taken in index order, so tasks waiting on others never hold every slot.
+      const chain = yield* runInDependencyOrder([[], [], [0, 1], [2], [3], [2, 4]], unitLike(events), (r) => r === "done", stop, 2).pipe(Effect.timeout("5 seconds"))
+      expect(chain).toEqual(["done", "done", "done", "done", "done", "done"])
+    }))
+
+  it.effect("a failure sets stop; its dependents stop before writing; the failure is the result once the others end", () =>
+    Effect.gen(function*() {
+      const stop = yield* Ref.make(false)
+      const events: Array<string> = []
+      const twoWrote = yield* Deferred.make<void>()
+      const exit = yield* runInDependencyOrder(
+        [[], [0], []],
+        (i, ready) =>
+          i === 0
+            // Task 0 fails once task 2 has written: 2 still ends; 1, which depends on 0, writes nothing.
+            ? Effect.andThen(Deferred.await(twoWrote), Effect.fail(`task ${i} failed`))
+            : Effect.tap(unitLike(events)(i, ready), () => Deferred.succeed(twoWrote, undefined)),
+        (r) => r === "done",
         stop
       ).pipe(Effect.exit)
       expect(exit).toEqual(Exit.fail("task 0 failed"))
-      expect(ran.sort()).toEqual([0, 2])
+      expect(events).toContain("stopped 1")
+      expect(events).not.toContain("write 1")
+      expect(events).toContain("write 2")
       expect(yield* Ref.get(stop)).toBe(true)
     }))
 
-  it.effect("a task that did not complete (stopped) holds back its dependents; nothing starts once stop is set", () =>
+  it.effect("a task that did not complete (stopped) holds back its dependents' writes; nothing is admitted once stop is set", () =>
     Effect.gen(function*() {
       const stop = yield* Ref.make(false)
-      const results = yield* runInDependencyOrder([[], [0], []], (i) => Effect.succeed(i === 0 ? "stopped" : "done"), (r) => r === "done", stop)
-      expect(results).toEqual(["stopped", undefined, "done"])
+      const events: Array<string> = []
+      const results = yield* runInDependencyOrder([[], [0], []], (i, ready) => (i === 0 ? Effect.succeed("stopped") : unitLike(events)(i, ready)), (r) => r === "done", stop)
+      expect(results).toEqual(["stopped", "stopped", "done"])
+      expect(events).not.toContain("write 1")
       yield* Ref.set(stop, true)
       const none = yield* runInDependencyOrder([[], []], () => Effect.succeed("done"), () => true, stop)
       expect(none).toEqual([undefined, undefined])

@@ -49,12 +49,12 @@ const nullKeyReason = (unit: PlannedUnit, source: KeysetSource) => {
 }
 
 /** Runs one unit of a step over its source as this run reads it (or one range of it, in a distributed run). */
-export const runPlannedUnit = <P>(ctx: RunContext, step: PlannedStep, u: PlannedUnit, work: PageWork<P>, part?: { readonly part: UnitPart; readonly through: KeyTuple | null }) =>
+export const runPlannedUnit = <P>(ctx: RunContext, step: PlannedStep, u: PlannedUnit, work: PageWork<P>, part?: { readonly part: UnitPart; readonly through: KeyTuple | null }, ready?: Effect.Effect<boolean>) =>
   Effect.gen(function*() {
     const connectors = yield* Connectors
     const effective = effectiveSource(u.source, ctx.windows)
     const source = part === undefined ? effective : { ...effective, through: part.through }
-    const report = yield* runUnit({ step, unit: u, source, sql: sqlOf(connectors, u.source.connection), run: ctx.run, ledger: ctx.ledger, control: ctx.control, work, nullKeyReason: nullKeyReason(u, source), pipeline: ctx.plan.pipeline, ...(part === undefined ? {} : { part: part.part }) })
+    const report = yield* runUnit({ step, unit: u, source, sql: sqlOf(connectors, u.source.connection), run: ctx.run, ledger: ctx.ledger, control: ctx.control, work, nullKeyReason: nullKeyReason(u, source), pipeline: ctx.plan.pipeline, ...(part === undefined ? {} : { part: part.part }), ...(ready === undefined ? {} : { ready }) })
     yield* Effect.flatMap(RunEvents, (events) => events.unitEnded(report))
     return report
   })
@@ -120,7 +120,7 @@ export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
     yield* ensureGraphSchema(step)
     const ran = yield* runInDependencyOrder(
       unitDependencies(step.units),
-      (i) => Effect.flatMap(graphUnitWork(ctx, step, step.units[i]!), (work) => runPlannedUnit(ctx, step, step.units[i]!, work)),
+      (i, ready) => Effect.flatMap(graphUnitWork(ctx, step, step.units[i]!), (work) => runPlannedUnit(ctx, step, step.units[i]!, work, undefined, ready)),
       (r) => r.status === "done" || r.status === "done before",
       ctx.control.stop
     )

@@ -1,4 +1,4 @@
-import { Cause, Deferred, Effect, Exit, Ref } from "effect"
+import { Cause, Deferred, Effect, Exit, Ref, Semaphore } from "effect"
 import type { GraphUnit } from "../Plan.ts"
 
 /**
@@ -52,34 +52,56 @@ export const unitDependencies = (units: ReadonlyArray<GraphUnit>): ReadonlyArray
     return waits
   })
 
+/** How many units of one graph step run at once: each holds a Postgres connection for its cursor (a pool has 8). */
+export const maxConcurrentUnits = 3
+
 /**
- * Runs `count` tasks, each once every task it depends on has completed (`complete` says
- * whether a result counts as such). A task whose dependency failed or did not complete is
- * not started, nor is any task once `stop` is set; a failure sets `stop`, so tasks already
- * running finish their batch and stop. Returns each task's result (undefined: not started);
- * fails with the first failure in task order once every started task has ended.
+ * Runs one task per entry of `dependencies`, at most `limit` at a time, admitted in index
+ * order. A task starts (reads its source, prepares pages) before its dependencies end, and
+ * must await `ready` before it writes anything: `ready` is true once every dependency has
+ * completed (`complete` says whether a result counts as such) and `stop` is not set; false
+ * means the task must stop without writing. Admission in index order means every
+ * dependency (an earlier task) already holds a slot or has ended, so waiting tasks cannot
+ * take every slot from the tasks they wait on. No task is admitted once `stop` is set, and
+ * a failure sets it, so tasks already running finish their batch and stop. Returns each
+ * task's result (undefined: not started); fails with the first failure in task order once
+ * every started task has ended.
  */
 export const runInDependencyOrder = <A, E, R>(
   dependencies: ReadonlyArray<ReadonlyArray<number>>,
-  task: (index: number) => Effect.Effect<A, E, R>,
+  task: (index: number, ready: Effect.Effect<boolean>) => Effect.Effect<A, E, R>,
   complete: (result: A) => boolean,
-  stop: Ref.Ref<boolean>
+  stop: Ref.Ref<boolean>,
+  limit: number = maxConcurrentUnits
 ): Effect.Effect<ReadonlyArray<A | undefined>, E, R> =>
   Effect.gen(function*() {
+    const slots = yield* Semaphore.make(Math.max(1, limit))
     const finished: Array<Deferred.Deferred<boolean>> = []
-    for (let i = 0; i < dependencies.length; i++) finished.push(yield* Deferred.make<boolean>())
-    const one = (i: number) =>
+    const admitted: Array<Deferred.Deferred<void>> = []
+    for (let i = 0; i < dependencies.length; i++) {
+      finished.push(yield* Deferred.make<boolean>())
+      admitted.push(yield* Deferred.make<void>())
+    }
+    const ready = (i: number): Effect.Effect<boolean> =>
       Effect.gen(function*() {
         for (const d of dependencies[i]!) {
-          if (!(yield* Deferred.await(finished[d]!))) return undefined
+          if (!(yield* Deferred.await(finished[d]!))) return false
         }
-        if (yield* Ref.get(stop)) return undefined
-        return yield* Effect.exit(task(i))
+        return !(yield* Ref.get(stop))
+      })
+    const one = (i: number) =>
+      Effect.gen(function*() {
+        if (i > 0) yield* Deferred.await(admitted[i - 1]!)
+        if (yield* Ref.get(stop)) {
+          yield* Deferred.succeed(admitted[i]!, undefined)
+          return undefined
+        }
+        return yield* slots.withPermit(Effect.andThen(Deferred.succeed(admitted[i]!, undefined), Effect.exit(task(i, ready(i)))))
       }).pipe(
         Effect.tap((exit) => (exit !== undefined && Exit.isFailure(exit) ? Ref.set(stop, true) : Effect.void)),
         Effect.tap((exit) => Deferred.succeed(finished[i]!, exit !== undefined && Exit.isSuccess(exit) && complete(exit.value))),
-        // An interrupted task still releases the tasks waiting on it (as not completed).
-        Effect.onInterrupt(() => Effect.asVoid(Deferred.succeed(finished[i]!, false)))
+        // An interrupted task still releases the tasks behind it and those waiting on it (as not completed).
+        Effect.onInterrupt(() => Effect.asVoid(Effect.andThen(Deferred.succeed(admitted[i]!, undefined), Deferred.succeed(finished[i]!, false))))
       )
     const exits = yield* Effect.forEach(dependencies, (_, i) => one(i), { concurrency: "unbounded" })
     const failed = exits.find((e) => e !== undefined && Exit.isFailure(e))

@@ -63,6 +63,12 @@ export interface UnitArgs<P> {
   readonly pipeline: string
   /** Set when this is one range of a unit split across workers (`source.through` bounds it above). */
   readonly part?: UnitPart
+  /**
+   * Awaited before the unit writes anything (its first batch, or marking an empty unit
+   * done): the units it depends on have completed. Reading and preparing go ahead meanwhile.
+   * False: stop without writing.
+   */
+  readonly ready?: Effect.Effect<boolean>
 }
 
 /** One range of a unit, as a distributed run hands it to a worker. */
@@ -115,6 +121,8 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
     const progress = yield* Progress
     const started = yield* Clock.currentTimeMillis
     const { step, unit, source, ledger, run, part } = args
+    // Resolved once, then free: the dependencies' outcome does not change.
+    const ready = args.ready === undefined ? Effect.succeed(true) : yield* Effect.cached(args.ready)
     // A range checkpoints under its own name; rejected rows, metrics and messages keep the unit's.
     const name = part?.checkpoint ?? unit.unit
     const checkpoint = run.checkpoints.get(name)
@@ -197,7 +205,7 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
       Stream.buffer({ capacity: 1 }),
       Stream.runForEach(({ page, context, prepared }) =>
         Effect.gen(function*() {
-          if (yield* Ref.get(args.control.stop)) return yield* Effect.fail(new Stopped())
+          if (!(yield* ready) || (yield* Ref.get(args.control.stop))) return yield* Effect.fail(new Stopped())
           const before = yield* Clock.currentTimeMillis
           const outcome = yield* args.work.commit(prepared, context, retried).pipe(Effect.mapError(toStepError(context)))
           yield* reject(outcome.rejected, context)
@@ -213,7 +221,8 @@ const unitBody = <P>(args: UnitArgs<P>): Effect.Effect<Omit<UnitReport, "retryRe
       )
     )
     const ended = yield* pass.pipe(
-      Effect.as("done" as const),
+      // A unit with nothing (left) to read is marked done only once the units it depends on are.
+      Effect.andThen(Effect.map(ready, (ok) => (ok ? "done" as const : "stopped" as const))),
       Effect.catchTag("Stopped", () => Effect.succeed("stopped" as const))
     )
     yield* start(alreadyDone)
