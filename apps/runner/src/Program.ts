@@ -13,9 +13,7 @@ import type { OnnxEmbedderFactory } from "@polymath/embeddings"
 import { commandTree } from "./Cli.ts"
 import type { CliArgs } from "./Cli.ts"
 import { connectorsLayer } from "./Connections.ts"
-import { distributedRun, followCommand, statusCommand, workerCommand } from "./Distributed.ts"
 import { reportFailure } from "./Failures.ts"
-import { searchCommand, traceCommand } from "./Inspect.ts"
 import { loggingLayer } from "./Logging.ts"
 import { ExitCode, load, out, planOf } from "./Pipeline.ts"
 import { makeProgressEvents, progressRendererLayer, writeAboveProgress } from "./ProgressRenderer.ts"
@@ -32,6 +30,11 @@ import { telemetryLayer } from "./Telemetry.ts"
 let interruptedNote = "interrupted: nothing was written"
 
 const version = "0.1.0"
+
+// Loaded by the commands that use them: the cluster (Effect's cluster and workflow modules, the
+// Postgres client it keeps its state with) and search/trace are a fifth of a start otherwise.
+const distributed = () => Effect.promise(() => import("./Distributed.ts"))
+const inspect = () => Effect.promise(() => import("./Inspect.ts"))
 
 /** The services a command that touches the stores needs, all built from the plan. */
 const storesLayer = (plan: Plan, factory: OnnxEmbedderFactory | null, format: "text" | "json") =>
@@ -137,6 +140,7 @@ const runCommand = (args: CliArgs, format: "text" | "json") =>
 const distributedRunCommand = (args: CliArgs) =>
   Effect.gen(function*() {
     const state = newState(yield* Clock.currentTimeMillis)
+    const { distributedRun } = yield* distributed()
     return yield* withReport(args, state, distributedRun(args, {
       planned: (loaded, plan) => void Object.assign(state, { loaded, plan }),
       ended: (report) => {
@@ -176,7 +180,7 @@ const perform = (args: CliArgs, format: "text" | "json", settings: RunnerSetting
         return checksCode(results)
       }
       case "trace":
-        return yield* traceCommand(args)
+        return yield* (yield* inspect()).traceCommand(args)
       case "test": {
         const file = testFileFor(resolvePipelinePath(args.pipeline!, "pipelines"))
         if (!existsSync(file)) {
@@ -187,15 +191,15 @@ const perform = (args: CliArgs, format: "text" | "json", settings: RunnerSetting
         return report.failed > 0 ? ExitCode.failed : ExitCode.ok
       }
       case "search":
-        return yield* searchCommand(args)
+        return yield* (yield* inspect()).searchCommand(args)
       case "run":
         return args.cluster === null ? yield* runCommand(args, format) : yield* distributedRunCommand(args)
       case "worker":
-        return yield* workerCommand(args, settings.debug)
+        return yield* (yield* distributed()).workerCommand(args, settings.debug)
       case "follow":
-        return yield* followCommand(args)
+        return yield* (yield* distributed()).followCommand(args)
       case "status":
-        return yield* statusCommand(args)
+        return yield* (yield* distributed()).statusCommand(args)
     }
   })
 

@@ -1,6 +1,4 @@
 import { Effect, Layer } from "effect"
-import { FetchHttpClient } from "effect/http"
-import { Otlp } from "effect/observability"
 import { redactUrl } from "@polymath/engine"
 import type { RunnerSettings } from "./RunnerConfig.ts"
 
@@ -27,16 +25,19 @@ const probe = (baseUrl: string) =>
 export const telemetryLayer = (settings: RunnerSettings, version: string) => {
   if (settings.otlpEndpoint._tag === "None") return Layer.empty
   const baseUrl = settings.otlpEndpoint.value.replace(/\/+$/, "")
-  return Layer.mergeAll(
-    Layer.effectDiscard(probe(baseUrl)),
-    Otlp.layerJson({
-      baseUrl,
-      resource: { serviceName: settings.serviceName, serviceVersion: version },
-      // Logs stay on stderr too (a shipper can take the JSON lines); OTLP also carries them.
-      loggerMergeWithExisting: true,
-      metricsExportInterval: "10 seconds",
-      tracerExportInterval: "2 seconds",
-      shutdownTimeout: "5 seconds"
-    }).pipe(Layer.provide(FetchHttpClient.layer))
+  // The exporter's modules load only when an endpoint is set (they are not needed otherwise).
+  const exporter = Effect.promise(() => Promise.all([import("effect/observability"), import("effect/http")])).pipe(
+    Effect.map(([{ Otlp }, { FetchHttpClient }]) =>
+      Otlp.layerJson({
+        baseUrl,
+        resource: { serviceName: settings.serviceName, serviceVersion: version },
+        // Logs stay on stderr too (a shipper can take the JSON lines); OTLP also carries them.
+        loggerMergeWithExisting: true,
+        metricsExportInterval: "10 seconds",
+        tracerExportInterval: "2 seconds",
+        shutdownTimeout: "5 seconds"
+      }).pipe(Layer.provide(FetchHttpClient.layer))
+    )
   )
+  return Layer.mergeAll(Layer.effectDiscard(probe(baseUrl)), Layer.unwrap(exporter))
 }
