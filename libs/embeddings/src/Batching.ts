@@ -46,34 +46,41 @@ export const planBatches = (lengths: ReadonlyArray<number>, options: Batching): 
 /** One session run over rows padded to the longest; vectors in row order. */
 export type RunRows = (rows: ReadonlyArray<TokenizedText>) => Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError>
 
-/** Sorts one window by length, cuts it by rows and token budget, runs the batches; results land at `offset + i`. */
+/**
+ * Sorts one window by length, cuts it by rows and token budget, runs the batches, `concurrency` at
+ * a time (one per session); results land at `offset + i`.
+ */
 const runWindow = (
   encodings: ReadonlyArray<TokenizedText>,
   offset: number,
   results: Array<Float32Array>,
   batching: Batching,
-  runRows: RunRows
+  runRows: RunRows,
+  concurrency: number
 ) =>
   Effect.gen(function*() {
     const batches = planBatches(encodings.map((e) => e.ids.length), { ...batching, sortWindow: encodings.length })
-    for (const batch of batches) {
-      const vectors = yield* runRows(batch.map((i) => encodings[i]!))
-      batch.forEach((i, k) => {
-        results[offset + i] = vectors[k]!
-      })
-    }
+    // Longest first: the last batch to start is a short one, so sessions finish close together.
+    const order = concurrency > 1 ? batches.slice().reverse() : batches
+    yield* Effect.forEach(order, (batch) =>
+      Effect.map(runRows(batch.map((i) => encodings[i]!)), (vectors) => {
+        batch.forEach((i, k) => {
+          results[offset + i] = vectors[k]!
+        })
+      }), { concurrency, discard: true })
   })
 
 /** Embeds already-tokenized texts window by window; one vector per text, in order. */
 export const embedEncodings = (
   encodings: ReadonlyArray<TokenizedText>,
   batching: Batching,
-  runRows: RunRows
+  runRows: RunRows,
+  concurrency = 1
 ): Effect.Effect<Array<Float32Array>, EmbeddingError> =>
   Effect.gen(function*() {
     const results = new Array<Float32Array>(encodings.length)
     for (let start = 0; start < encodings.length; start += batching.sortWindow) {
-      yield* runWindow(encodings.slice(start, start + batching.sortWindow), start, results, batching, runRows)
+      yield* runWindow(encodings.slice(start, start + batching.sortWindow), start, results, batching, runRows, concurrency)
     }
     return results
   })
@@ -86,7 +93,8 @@ export const embedTexts = (
   texts: ReadonlyArray<string>,
   encode: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<TokenizedText>, EmbeddingError>,
   batching: Batching,
-  runRows: RunRows
+  runRows: RunRows,
+  concurrency = 1
 ): Effect.Effect<Array<Float32Array>, EmbeddingError> =>
   Effect.gen(function*() {
     const window = batching.sortWindow
@@ -96,7 +104,7 @@ export const embedTexts = (
     for (let start = 0; start < texts.length; start += window) {
       const encodings = yield* Fiber.join(pending)
       if (start + window < texts.length) pending = yield* Effect.forkChild(encodeWindow(start + window), { startImmediately: true })
-      yield* runWindow(encodings, start, results, batching, runRows)
+      yield* runWindow(encodings, start, results, batching, runRows, concurrency)
     }
     return results
   })

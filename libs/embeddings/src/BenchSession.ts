@@ -32,7 +32,10 @@ export interface BenchSession extends OnnxEmbedder {
   readonly runBatch: (rows: ReadonlyArray<TokenizedText>) => Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError>
   /** Builds one batch's input tensors now (see `runPrepared`). */
   readonly prepareBatch: (rows: ReadonlyArray<TokenizedText>) => PreparedBatch
-  /** Only the session run of a prepared batch (the output is dropped): the ceiling `embed` is measured against. */
+  /**
+   * Only the session run of a prepared batch (the output is dropped), on a free session: the ceiling
+   * `embed` is measured against. Run `sessions` of them at once to use every session.
+   */
   readonly runPrepared: (batch: PreparedBatch) => Effect.Effect<void, EmbeddingError>
 }
 
@@ -42,11 +45,11 @@ export const loadBenchSession = (
   options: OnnxEmbedderOptions = {}
 ): Effect.Effect<BenchSession, EmbeddingError, Scope.Scope> =>
   loadModel(entry, options).pipe(Effect.map((loaded): BenchSession => {
-    const { session, tokenizer, withLock, runRows } = loaded
+    const { session, tokenizer, withSession, runRows } = loaded
     const prepared = new WeakMap<PreparedBatch, Record<string, Feed>>()
     return {
       ...embedderOf(loaded),
-      runBatch: (rows) => (rows.length === 0 ? Effect.succeed([]) : withLock(runRows(rows))),
+      runBatch: (rows) => (rows.length === 0 ? Effect.succeed([]) : runRows(rows)),
       prepareBatch: (rows) => {
         const { feeds, length } = buildFeeds(session.io, rows, tokenizer.padId)
         const batch: PreparedBatch = { rows: rows.length, length }
@@ -54,12 +57,13 @@ export const loadBenchSession = (
         return batch
       },
       runPrepared: (batch) =>
-        withLock(Effect.suspend(() => {
+        Effect.suspend(() => {
           const feeds = prepared.get(batch)
           if (feeds === undefined) {
             return Effect.fail(embeddingError("BatchNotPrepared", "runPrepared: this batch was not prepared by this embedder", { model: loaded.entry.name }))
           }
-          return session.run(feeds, batch.rows, batch.length).pipe(Effect.asVoid)
-        }))
+          // Every session shares the first one's model IO, so the feeds fit whichever is free.
+          return withSession((s) => s.run(feeds, batch.rows, batch.length)).pipe(Effect.asVoid)
+        })
     }
   }))

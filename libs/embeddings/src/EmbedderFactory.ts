@@ -3,8 +3,11 @@ import type { Scope } from "effect"
 import { Embedders } from "@polymath/engine"
 import type { EmbedderFactory } from "@polymath/engine"
 import type { EmbeddingError } from "./EmbeddingError.ts"
+import { existsSync } from "node:fs"
+import { loadEmbeddingsConfig } from "./EmbeddingsConfig.ts"
+import { cudaDecision } from "./ExecutionProvider.ts"
 import { loadModelRegistry } from "./ModelRegistry.ts"
-import type { ModelRegistry } from "./ModelRegistry.ts"
+import type { ModelEntry, ModelRegistry } from "./ModelRegistry.ts"
 import { loadOnnxEmbedder } from "./OnnxEmbedder.ts"
 import type { OnnxEmbedder, OnnxEmbedderOptions } from "./OnnxEmbedder.ts"
 
@@ -21,6 +24,22 @@ export interface OnnxEmbedderFactory extends EmbedderFactory {
   readonly load: (name: string) => Effect.Effect<OnnxEmbedder, EmbeddingError, Scope.Scope>
 }
 
+/**
+ * The entry to run for `entry`: its int8 variant when precision is "auto", the session cannot be on
+ * CUDA (GPUs run the model as named) and the variant's files are there; else the entry itself.
+ */
+const entryToRun = (registry: ModelRegistry, entry: ModelEntry, options: OnnxEmbedderOptions): Effect.Effect<ModelEntry, EmbeddingError> =>
+  Effect.gen(function*() {
+    if (entry.int8Variant === undefined) return entry
+    const config = yield* loadEmbeddingsConfig
+    if ((options.precision ?? config.precision) === "fp32" || cudaDecision(options.provider ?? config.provider).attempt) return entry
+    const variant = yield* registry.lookup(entry.int8Variant)
+    const missing = [variant.files.onnx, variant.files.tokenizer].find((f) => !existsSync(f))
+    if (missing === undefined) return variant
+    yield* Effect.logWarning(`[embeddings] ${entry.name}: its int8 variant ${variant.name} is not there (${missing}); running ${entry.name} itself`)
+    return entry
+  })
+
 /** An EmbedderFactory over an already loaded registry. */
 export const embedderFactoryFromRegistry = (registry: ModelRegistry, options: OnnxEmbedderOptions = {}): OnnxEmbedderFactory => {
   const cap = (maxTokens: number) => Math.max(2, Math.min(maxTokens, options.maxTokens ?? maxTokens))
@@ -30,7 +49,14 @@ export const embedderFactoryFromRegistry = (registry: ModelRegistry, options: On
       registry.lookup(name).pipe(
         Effect.map((e) => ({ name: e.name, dimensions: e.dimensions, maxTokens: cap(e.maxTokens), pooling: e.pooling, normalize: e.normalize }))
       ),
-    load: (name) => registry.lookup(name).pipe(Effect.flatMap((entry) => loadOnnxEmbedder(entry, options)))
+    load: (name) =>
+      Effect.gen(function*() {
+        const entry = yield* registry.lookup(name)
+        const run = yield* entryToRun(registry, entry, options)
+        const embedder = yield* loadOnnxEmbedder(run, options)
+        // The variant's vectors count as the model's: the name asked for is the one recorded.
+        return run === entry ? embedder : { ...embedder, model: { ...embedder.model, name: entry.name }, variant: run.name }
+      })
   }
 }
 

@@ -15,11 +15,26 @@ export interface EmbeddingsConfig {
   readonly provider: ExecutionProviderPreference
   /** POLYMATH_EMBED_THREADS (a positive integer); unset: the cores this process may use. */
   readonly threads: Option.Option<number>
+  /**
+   * POLYMATH_EMBED_SESSIONS (a positive integer): sessions of one model on CPU, the threads split
+   * between them; unset: 2 when there are 2 threads or more and the model is at most 1 GiB, else 1.
+   */
+  readonly sessions: Option.Option<number>
+  /**
+   * POLYMATH_EMBED_PRECISION (`auto` | `fp32`, any case); "auto" when unset: on CPU, a model's
+   * registered int8 variant runs in its place.
+   */
+  readonly precision: Precision
   /** POLYMATH_MODEL_REGISTRY, else `<repo>/models/registry.json`. */
   readonly registryPath: string
   /** POLYMATH_MODELS_DIR, else `<repo>/.models`. */
   readonly modelsDir: string
 }
+
+/** "auto": on CPU, run a model's registered `int8Variant` instead of it; "fp32": always the model itself. */
+export type Precision = "auto" | "fp32"
+
+export const precisions: ReadonlyArray<Precision> = ["auto", "fp32"]
 
 /** The repository root, three levels above this file (libs/embeddings/src). */
 const repoRoot = resolve(import.meta.dirname, "../../..")
@@ -44,13 +59,19 @@ const checked = <A>(name: string, expected: string, parse: (raw: string) => Opti
 const provider = checked("POLYMATH_EP", `must be one of ${executionProviderPreferences.join(", ")}`, (raw) =>
   Option.fromNullishOr(executionProviderPreferences.find((p) => p === raw.trim().toLowerCase())))
 
-const threads = checked("POLYMATH_EMBED_THREADS", "must be a positive integer", (raw) =>
-  /^\s*[1-9][0-9]*\s*$/.test(raw) && Number.isSafeInteger(Number(raw)) ? Option.some(Number(raw)) : Option.none())
+const positive = (name: string) =>
+  checked(name, "must be a positive integer", (raw) =>
+    /^\s*[1-9][0-9]*\s*$/.test(raw) && Number.isSafeInteger(Number(raw)) ? Option.some(Number(raw)) : Option.none())
 
-/** The four settings, with their defaults. */
+const precision = checked("POLYMATH_EMBED_PRECISION", `must be one of ${precisions.join(", ")}`, (raw) =>
+  Option.fromNullishOr(precisions.find((p) => p === raw.trim().toLowerCase())))
+
+/** The six settings, with their defaults. */
 export const embeddingsConfig: Config.Config<EmbeddingsConfig> = Config.all({
   provider: provider.pipe(Config.map(Option.getOrElse((): ExecutionProviderPreference => "auto"))),
-  threads,
+  threads: positive("POLYMATH_EMBED_THREADS"),
+  sessions: positive("POLYMATH_EMBED_SESSIONS"),
+  precision: precision.pipe(Config.map(Option.getOrElse((): Precision => "auto"))),
   registryPath: Config.String("POLYMATH_MODEL_REGISTRY").pipe(Config.withDefault(join(repoRoot, "models", "registry.json"))),
   modelsDir: Config.String("POLYMATH_MODELS_DIR").pipe(Config.withDefault(join(repoRoot, ".models")))
 })

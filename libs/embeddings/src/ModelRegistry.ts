@@ -23,6 +23,13 @@ export interface ModelEntry extends ModelInfo {
    * the whole batch, so batch mates change a text's vector; 1 keeps their vectors batch-independent.
    */
   readonly maxBatchSize?: number
+  /**
+   * The name of this model's int8 (quantized) entry, run in its place on CPU unless precision is
+   * pinned to fp32. Declaring it says its vectors match this model's within cosine 0.99 on the
+   * reference set (for bge-small-en-v1.5, libs/embeddings/test/Reference.test.ts checks it in CI);
+   * vectors of either count as this model's.
+   */
+  readonly int8Variant?: string
 }
 
 export interface ModelRegistry {
@@ -40,7 +47,7 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 /** Validates one raw entry; returns the problem as a string, or the entry. */
 const parseEntry = (name: string, raw: unknown, modelsDir: string): ModelEntry | string => {
   if (!isRecord(raw)) return `model "${name}" must be an object`
-  const { files, dimensions, pooling, normalize, maxTokens, queryPrefix, passagePrefix, maxBatchSize } = raw
+  const { files, dimensions, pooling, normalize, maxTokens, queryPrefix, passagePrefix, maxBatchSize, int8Variant } = raw
   if (!isRecord(files) || typeof files["onnx"] !== "string" || typeof files["tokenizer"] !== "string") {
     return `model "${name}": "files" must be { "onnx": string, "tokenizer": string }`
   }
@@ -57,6 +64,9 @@ const parseEntry = (name: string, raw: unknown, modelsDir: string): ModelEntry |
   if (maxBatchSize !== undefined && (typeof maxBatchSize !== "number" || !Number.isInteger(maxBatchSize) || maxBatchSize < 1)) {
     return `model "${name}": "maxBatchSize" must be a positive integer`
   }
+  if (int8Variant !== undefined && (typeof int8Variant !== "string" || int8Variant === name)) {
+    return `model "${name}": "int8Variant" must name another model`
+  }
   const at = (p: string) => (isAbsolute(p) ? p : join(modelsDir, p))
   return {
     name,
@@ -67,8 +77,23 @@ const parseEntry = (name: string, raw: unknown, modelsDir: string): ModelEntry |
     files: { onnx: at(files["onnx"]), tokenizer: at(files["tokenizer"]) },
     ...(queryPrefix === undefined ? {} : { queryPrefix }),
     ...(passagePrefix === undefined ? {} : { passagePrefix }),
-    ...(maxBatchSize === undefined ? {} : { maxBatchSize })
+    ...(maxBatchSize === undefined ? {} : { maxBatchSize }),
+    ...(int8Variant === undefined ? {} : { int8Variant })
   }
+}
+
+/** Why an entry's int8 variant cannot stand in for it, or null when it can. */
+const variantProblem = (entry: ModelEntry, entries: ReadonlyMap<string, ModelEntry>): string | null => {
+  if (entry.int8Variant === undefined) return null
+  const variant = entries.get(entry.int8Variant)
+  const about = `model "${entry.name}": "int8Variant" "${entry.int8Variant}"`
+  if (variant === undefined) return `${about} is not in the registry`
+  if (variant.int8Variant !== undefined) return `${about} has an int8Variant of its own`
+  for (const field of ["dimensions", "pooling", "normalize", "maxTokens", "queryPrefix", "passagePrefix"] as const) {
+    const show = (v: unknown) => (v === undefined ? "none" : JSON.stringify(v))
+    if (variant[field] !== entry[field]) return `${about} differs in "${field}" (${show(variant[field])} vs ${show(entry[field])})`
+  }
+  return null
 }
 
 /** Builds a registry from already-parsed JSON (`{ "models": { name: entry } }`). */
@@ -83,6 +108,10 @@ export const makeModelRegistry = (json: unknown, options: { readonly path: strin
       const entry = parseEntry(name, raw, options.modelsDir)
       if (typeof entry === "string") return Effect.fail(embeddingError("RegistryInvalid", `model registry ${options.path}: ${entry}`))
       entries.set(name, entry)
+    }
+    for (const entry of entries.values()) {
+      const problem = variantProblem(entry, entries)
+      if (problem !== null) return Effect.fail(embeddingError("RegistryInvalid", `model registry ${options.path}: ${problem}`))
     }
     const names = [...entries.keys()].sort()
     return Effect.succeed<ModelRegistry>({

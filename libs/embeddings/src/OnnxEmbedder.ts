@@ -4,6 +4,7 @@ import type { Embedder } from "@polymath/engine"
 import { embedEncodings, embedTexts } from "./Batching.ts"
 import type { Batching } from "./Batching.ts"
 import type { EmbeddingError } from "./EmbeddingError.ts"
+import type { Precision } from "./EmbeddingsConfig.ts"
 import type { ExecutionProviderPreference } from "./ExecutionProvider.ts"
 import { loadModel } from "./LoadedModel.ts"
 import type { LoadedModel } from "./LoadedModel.ts"
@@ -16,6 +17,17 @@ export interface OnnxEmbedderOptions {
    * process may use (`os.availableParallelism()`, which honours CPU affinity, capped by a cgroup quota).
    */
   readonly threads?: number
+  /**
+   * Sessions of the model on CPU, run side by side with the threads split between them; default:
+   * POLYMATH_EMBED_SESSIONS when set, else 2 when there are 2 threads or more and the model's
+   * weights are at most 1 GiB, else 1. A session that may run on CUDA is always alone.
+   */
+  readonly sessions?: number
+  /**
+   * "auto" (default: POLYMATH_EMBED_PRECISION, else "auto"): on CPU, a model's registered
+   * `int8Variant` runs in its place; "fp32": the model as named. Used by the factory's `load`.
+   */
+  readonly precision?: Precision
   /** Caps the model's maxTokens (e.g. 512 for bge-m3, whose registry maxTokens is 8192). */
   readonly maxTokens?: number
   /** Most rows per session run; default 64. A registry entry's maxBatchSize caps it. */
@@ -57,18 +69,20 @@ export interface OnnxEmbedder extends Embedder {
   readonly embedQueries: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError>
   /** Embeds already-tokenized texts (as produced by `tokenizer.encode`). */
   readonly embedTokenized: (encodings: ReadonlyArray<TokenizedText>) => Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError>
-  /** onnxruntime intra-op threads of the session. */
+  /** onnxruntime intra-op threads of all its sessions together. */
   readonly threads: number
+  /** Sessions run side by side (see `OnnxEmbedderOptions.sessions`). */
+  readonly sessions: number
   readonly batching: Batching
 }
 
-/** The embedder over a loaded model: every call takes the session lock for all of its runs. */
+/** The embedder over a loaded model: a call's batches run on as many sessions as are free. */
 export const embedderOf = (loaded: LoadedModel): OnnxEmbedder => {
-  const { entry, tokenizer, batching, runRows, withLock, session } = loaded
+  const { entry, tokenizer, batching, runRows, session, sessions } = loaded
   const embedWith = (prefix: string | undefined) => (texts: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError> => {
     if (texts.length === 0) return Effect.succeed([])
     const input = prefix === undefined || prefix === "" ? texts : texts.map((t) => prefix + t)
-    return withLock(embedTexts(input, tokenizer.encode, batching, runRows))
+    return embedTexts(input, tokenizer.encode, batching, runRows, sessions)
   }
   return {
     model: { name: entry.name, dimensions: entry.dimensions, maxTokens: loaded.maxTokens, pooling: entry.pooling, normalize: entry.normalize },
@@ -77,10 +91,11 @@ export const embedderOf = (loaded: LoadedModel): OnnxEmbedder => {
     maxTokens: loaded.maxTokens,
     tokenizer,
     threads: loaded.threads,
+    sessions,
     batching,
     embed: embedWith(entry.passagePrefix),
     embedQueries: embedWith(entry.queryPrefix),
-    embedTokenized: (encodings) => (encodings.length === 0 ? Effect.succeed([]) : withLock(embedEncodings(encodings, batching, runRows)))
+    embedTokenized: (encodings) => (encodings.length === 0 ? Effect.succeed([]) : embedEncodings(encodings, batching, runRows, sessions))
   }
 }
 

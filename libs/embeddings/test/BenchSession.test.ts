@@ -30,7 +30,7 @@ describe("BenchSession", () => {
     Effect.gen(function*() {
       const entry = yield* (yield* loadModelRegistry()).lookup("bge-small-en-v1.5")
       const bench = yield* loadBenchSession(entry)
-      const production = yield* (yield* makeEmbedderFactory()).load("bge-small-en-v1.5")
+      const production = yield* (yield* makeEmbedderFactory({ precision: "fp32" })).load("bge-small-en-v1.5")
       expect(bench.batching).toEqual(production.batching)
       const rows = yield* bench.tokenizer.encode(texts)
       const batch = yield* bench.runBatch(rows)

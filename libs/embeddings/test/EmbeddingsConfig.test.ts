@@ -16,20 +16,24 @@ describe("EmbeddingsConfig", () => {
       expect(config).toEqual({
         provider: "auto",
         threads: Option.none(),
+        sessions: Option.none(),
+        precision: "auto",
         registryPath: `${repo}/models/registry.json`,
         modelsDir: `${repo}/.models`
       })
     }))
 
-  it.effect("reads the four settings; POLYMATH_EP in any case", () =>
+  it.effect("reads the six settings; POLYMATH_EP and POLYMATH_EMBED_PRECISION in any case", () =>
     Effect.gen(function*() {
       const config = yield* loadEmbeddingsConfig.pipe(withSettings({
         POLYMATH_EP: "CUDA",
         POLYMATH_EMBED_THREADS: "3",
+        POLYMATH_EMBED_SESSIONS: "1",
+        POLYMATH_EMBED_PRECISION: " FP32",
         POLYMATH_MODEL_REGISTRY: "/elsewhere/registry.json",
         POLYMATH_MODELS_DIR: "/elsewhere/models"
       }))
-      expect(config).toEqual({ provider: "cuda", threads: Option.some(3), registryPath: "/elsewhere/registry.json", modelsDir: "/elsewhere/models" })
+      expect(config).toEqual({ provider: "cuda", threads: Option.some(3), sessions: Option.some(1), precision: "fp32", registryPath: "/elsewhere/registry.json", modelsDir: "/elsewhere/models" })
     }))
 
   it.effect("fails a bad value with reason BadData(ConfigInvalid), naming the variable and the value", () =>
@@ -45,6 +49,10 @@ describe("EmbeddingsConfig", () => {
       }
       const ep = yield* Effect.flip(loadEmbeddingsConfig.pipe(withSettings({ POLYMATH_EP: "gpu" })))
       expect(ep.message).toBe(`POLYMATH_EP must be one of auto, cpu, cuda, got "gpu"`)
+      const sessions = yield* Effect.flip(loadEmbeddingsConfig.pipe(withSettings({ POLYMATH_EMBED_SESSIONS: "0" })))
+      expect(sessions.message).toBe(`POLYMATH_EMBED_SESSIONS must be a positive integer, got "0"`)
+      const precision = yield* Effect.flip(loadEmbeddingsConfig.pipe(withSettings({ POLYMATH_EMBED_PRECISION: "int4" })))
+      expect(precision.message).toBe(`POLYMATH_EMBED_PRECISION must be one of auto, fp32, got "int4"`)
     }))
 
   it.effect("a bad setting fails the factory and the Embedders layer before any model is read", () =>

@@ -23,6 +23,8 @@ describe("ModelRegistry", () => {
       const int8 = yield* registry.lookup("bge-small-en-v1.5-q")
       expect(int8.files.onnx).toBe("/models/bge-small-en-v1.5/model-q.onnx")
       expect(int8.maxBatchSize).toBe(1)
+      expect(small.int8Variant).toBe("bge-small-en-v1.5-q")
+      expect(int8.int8Variant).toBeUndefined()
       expect(yield* registry.lookup("bge-m3")).toMatchObject({ dimensions: 1024, maxTokens: 8192, pooling: "cls", normalize: true })
     }))
 
@@ -98,5 +100,29 @@ describe("ModelRegistry", () => {
       expect(badPooling.message).toContain(`"pooling" must be "cls" or "mean"`)
       const noModels = yield* Effect.flip(makeModelRegistry([], { path: "inline", modelsDir: "/m" }))
       expect(noModels.isRetryable).toBe(false)
+    }))
+
+  it.effect("checks an int8Variant: another entry, in the registry, without a variant of its own, alike in what shapes a vector", () =>
+    Effect.gen(function*() {
+      const model = (extra: Record<string, unknown> = {}) => ({ files: { onnx: "a", tokenizer: "b" }, dimensions: 8, pooling: "cls", normalize: true, maxTokens: 8, ...extra })
+      const problem = (models: Record<string, unknown>) =>
+        Effect.flip(makeModelRegistry({ models }, { path: "inline", modelsDir: "/m" })).pipe(Effect.map((e) => [e.reason.detail, e.message]))
+      const ok = yield* makeModelRegistry({ models: { x: model({ int8Variant: "x-q" }), "x-q": model({ maxBatchSize: 1 }) } }, { path: "inline", modelsDir: "/m" })
+      expect((yield* ok.lookup("x")).int8Variant).toBe("x-q")
+      expect(yield* problem({ x: model({ int8Variant: "x" }) })).toEqual(["RegistryInvalid", `model registry inline: model "x": "int8Variant" must name another model`])
+      expect(yield* problem({ x: model({ int8Variant: 3 }) })).toEqual(["RegistryInvalid", `model registry inline: model "x": "int8Variant" must name another model`])
+      expect(yield* problem({ x: model({ int8Variant: "nope" }) })).toEqual(["RegistryInvalid", `model registry inline: model "x": "int8Variant" "nope" is not in the registry`])
+      expect(yield* problem({ x: model({ int8Variant: "y" }), y: model({ int8Variant: "x" }) })).toEqual([
+        "RegistryInvalid",
+        `model registry inline: model "x": "int8Variant" "y" has an int8Variant of its own`
+      ])
+      expect(yield* problem({ x: model({ int8Variant: "y" }), y: model({ dimensions: 16 }) })).toEqual([
+        "RegistryInvalid",
+        `model registry inline: model "x": "int8Variant" "y" differs in "dimensions" (16 vs 8)`
+      ])
+      expect(yield* problem({ x: model({ int8Variant: "y", queryPrefix: "q: " }), y: model() })).toEqual([
+        "RegistryInvalid",
+        `model registry inline: model "x": "int8Variant" "y" differs in "queryPrefix" (none vs "q: ")`
+      ])
     }))
 })

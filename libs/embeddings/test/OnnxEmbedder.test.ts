@@ -3,18 +3,32 @@
  * (the test script does it first); otherwise loading fails with detail "ModelFilesMissing".
  */
 import { spawnSync } from "node:child_process"
+import { copyFileSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Exit, Layer, Logger, Scope } from "effect"
 import { Embedders, isConnectorFailure } from "@polymath/engine"
-import { defaultMaxBatchTokens, defaultThreads, layer as embeddersLayer, makeEmbedderFactory, planBatches, summarizeCudaError } from "../src/index.ts"
+import {
+  defaultCpuSessions,
+  defaultMaxBatchTokens,
+  defaultThreads,
+  embedderFactoryFromRegistry,
+  layer as embeddersLayer,
+  loadModelRegistry,
+  makeEmbedderFactory,
+  makeModelRegistry,
+  planBatches,
+  summarizeCudaError
+} from "../src/index.ts"
 import type { OnnxEmbedder } from "../src/index.ts"
 
 class SmallModel extends Context.Service<SmallModel, OnnxEmbedder>()("test/SmallModel") {}
 
 const SmallModelLive = Layer.effect(
   SmallModel,
-  makeEmbedderFactory({ batchSize: 4 }).pipe(Effect.flatMap((factory) => factory.load("bge-small-en-v1.5")))
+  makeEmbedderFactory({ batchSize: 4, precision: "fp32" }).pipe(Effect.flatMap((factory) => factory.load("bge-small-en-v1.5")))
 )
 
 /** A logger layer that keeps what is logged, as structured entries. */
@@ -120,7 +134,7 @@ describe("batching, windows and the low-level runs", () => {
 
   it.effect("reports its resolved batching: 64 rows and a 1024-token budget on CPU; int8 keeps 1 row", () =>
     Effect.gen(function*() {
-      const factory = yield* makeEmbedderFactory()
+      const factory = yield* makeEmbedderFactory({ precision: "fp32" })
       const fp32 = yield* factory.load("bge-small-en-v1.5")
       expect(fp32.batching).toEqual({ batchSize: 64, maxBatchTokens: 1024, sortWindow: 1024 })
       expect(defaultMaxBatchTokens("cpu")).toBe(1024)
@@ -132,10 +146,10 @@ describe("batching, windows and the low-level runs", () => {
   it.effect("tokenizes window by window (the next window while the current one runs) and keeps the order", () =>
     Effect.gen(function*() {
       // sortWindow 3: three windows, tokenization of each overlapping the previous one's runs.
-      const factory = yield* makeEmbedderFactory({ sortWindow: 3, maxBatchTokens: 64 })
+      const factory = yield* makeEmbedderFactory({ sortWindow: 3, maxBatchTokens: 64, precision: "fp32" })
       const model = yield* factory.load("bge-small-en-v1.5")
       const windowed = yield* model.embed(texts)
-      const whole = yield* (yield* (yield* makeEmbedderFactory()).load("bge-small-en-v1.5")).embed(texts)
+      const whole = yield* (yield* (yield* makeEmbedderFactory({ precision: "fp32" })).load("bge-small-en-v1.5")).embed(texts)
       expect(windowed.length).toBe(texts.length)
       for (const [i] of texts.entries()) expect(cosine(windowed[i]!, whole[i]!), `text #${i}`).toBeGreaterThan(0.9999)
     }).pipe(Effect.scoped), 120_000)
@@ -150,7 +164,7 @@ describe("batching, windows and the low-level runs", () => {
   it.effect("takes its thread count and provider preference from the settings when the options leave them out", () =>
     Effect.gen(function*() {
       const { entries, logger } = collectLogs()
-      const model = yield* (yield* makeEmbedderFactory()).load("bge-small-en-v1.5").pipe(Effect.provide(logger))
+      const model = yield* (yield* makeEmbedderFactory({ precision: "fp32" })).load("bge-small-en-v1.5").pipe(Effect.provide(logger))
       expect(model.threads).toBe(2)
       // POLYMATH_EP=cuda: CUDA is attempted; without a usable CUDA provider the CPU session says why, as a warning.
       if (model.provider === "cpu") {
@@ -169,7 +183,7 @@ describe("batching, windows and the low-level runs", () => {
   it.effect("logs the execution provider line once per load, annotated with model and provider", () =>
     Effect.gen(function*() {
       const { entries, logger } = collectLogs()
-      const model = yield* (yield* makeEmbedderFactory({ threads: 1 })).load("bge-small-en-v1.5").pipe(Effect.provide(logger))
+      const model = yield* (yield* makeEmbedderFactory({ threads: 1, precision: "fp32" })).load("bge-small-en-v1.5").pipe(Effect.provide(logger))
       const lines = entries.filter((e) => String(e.message).includes("onnxruntime execution provider"))
       expect(lines).toHaveLength(1)
       expect(lines[0]).toMatchObject({ level: "INFO", annotations: { model: "bge-small-en-v1.5", provider: "cpu" } })
@@ -178,6 +192,81 @@ describe("batching, windows and the low-level runs", () => {
       )
       expect(model.providerNote).toBeUndefined()
     }).pipe(Effect.scoped, Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ POLYMATH_EP: "cpu" })))), 120_000)
+})
+
+describe("precision and sessions", () => {
+  const texts = [
+    "A long sentence about graph databases, vector search and research knowledge. ".repeat(8),
+    "short",
+    "Crème brûlée in São Paulo.",
+    "",
+    "Medium length text about embeddings and how they are pooled with the CLS token.",
+    "机器学习是人工智能的一个分支。",
+    "Neo4j stores nodes and relationships; pgvector stores embeddings next to rows in Postgres.",
+    "Another short one."
+  ]
+
+  it.effect("on CPU runs the model's int8 variant under the model's name, unless precision is fp32", () =>
+    Effect.gen(function*() {
+      const auto = yield* (yield* makeEmbedderFactory({ provider: "cpu" })).load("bge-small-en-v1.5")
+      expect([auto.model.name, auto.variant, auto.provider, auto.batching.batchSize]).toEqual(["bge-small-en-v1.5", "bge-small-en-v1.5-q", "cpu", 1])
+      const pinned = yield* (yield* makeEmbedderFactory({ provider: "cpu", precision: "fp32" })).load("bge-small-en-v1.5")
+      expect([pinned.model.name, pinned.variant, pinned.batching.batchSize]).toEqual(["bge-small-en-v1.5", undefined, 64])
+      const fromSettings = yield* (yield* makeEmbedderFactory({ provider: "cpu" })).load("bge-small-en-v1.5").pipe(
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ POLYMATH_EMBED_PRECISION: "fp32" })))
+      )
+      expect(fromSettings.variant).toBeUndefined()
+      // A model without a variant, and the variant asked for by its own name, run as named.
+      const int8 = yield* (yield* makeEmbedderFactory({ provider: "cpu" })).load("bge-small-en-v1.5-q")
+      expect([int8.model.name, int8.variant]).toEqual(["bge-small-en-v1.5-q", undefined])
+      const [a] = yield* auto.embed([texts[0]!])
+      const [b] = yield* pinned.embed([texts[0]!])
+      expect(cosine(a!, b!)).toBeGreaterThan(0.99)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("runs the model itself, with a warning, when its int8 variant's files are missing", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "polymath-variant-"))
+      const files = { onnx: join(dir, "model.onnx"), tokenizer: join(dir, "tokenizer.json") }
+      const small = yield* (yield* loadModelRegistry()).lookup("bge-small-en-v1.5")
+      copyFileSync(small.files.onnx, files.onnx)
+      copyFileSync(small.files.tokenizer, files.tokenizer)
+      const entry = { files, dimensions: 384, pooling: "cls", normalize: true, maxTokens: 512 }
+      const registry = yield* makeModelRegistry(
+        { models: { m: { ...entry, int8Variant: "m-q" }, "m-q": { ...entry, files: { ...files, onnx: join(dir, "absent-q.onnx") }, maxBatchSize: 1 } } },
+        { path: "inline", modelsDir: dir }
+      )
+      const { entries, logger } = collectLogs()
+      const model = yield* embedderFactoryFromRegistry(registry, { provider: "cpu", threads: 1 }).load("m").pipe(Effect.provide(logger))
+      expect([model.model.name, model.variant, model.batching.batchSize]).toEqual(["m", undefined, 64])
+      expect(entries.find((e) => e.level === "WARN")?.message).toBe(`[embeddings] m: its int8 variant m-q is not there (${join(dir, "absent-q.onnx")}); running m itself`)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("splits the threads over sessions that run batches side by side, vectors in order", () =>
+    Effect.gen(function*() {
+      const { entries, logger } = collectLogs()
+      const two = yield* (yield* makeEmbedderFactory({ provider: "cpu", precision: "fp32", threads: 3, sessions: 2, maxBatchTokens: 128 })).load("bge-small-en-v1.5").pipe(
+        Effect.provide(logger)
+      )
+      expect([two.sessions, two.threads]).toEqual([2, 3])
+      expect(entries.map((e) => String(e.message)).find((m) => m.includes("execution provider"))).toContain("(2 sessions, intra-op threads 2 + 1, batches of up to 64 rows")
+      const one = yield* (yield* makeEmbedderFactory({ provider: "cpu", precision: "fp32", threads: 1, sessions: 1 })).load("bge-small-en-v1.5")
+      expect([one.sessions, one.threads]).toEqual([1, 1])
+      // A 128-token budget cuts these texts into several runs, shared by the two sessions.
+      expect(planBatches((yield* two.tokenizer.encode(texts)).map((e) => e.ids.length), two.batching).length).toBeGreaterThan(2)
+      const [side, alone] = yield* Effect.all([two.embed(texts), one.embed(texts)], { concurrency: 2 })
+      for (const [i] of texts.entries()) expect(cosine(side[i]!, alone[i]!), `text #${i}`).toBeGreaterThan(0.9999)
+      // Two callers at once share the sessions and each gets its own vectors.
+      const [x, y] = yield* Effect.all([two.embed(texts), two.embed([...texts].reverse())], { concurrency: 2 })
+      for (const [i] of texts.entries()) {
+        expect(cosine(x[i]!, alone[i]!)).toBeGreaterThan(0.9999)
+        expect(cosine(y[texts.length - 1 - i]!, alone[i]!)).toBeGreaterThan(0.9999)
+      }
+    }).pipe(Effect.scoped), 120_000)
+
+  it("defaults to two sessions on two threads or more, one for a model over 1 GiB", () => {
+    expect([defaultCpuSessions(1, 1e8), defaultCpuSessions(2, 1e8), defaultCpuSessions(16, 1e8), defaultCpuSessions(16, 2.3e9)]).toEqual([1, 2, 2, 1])
+  })
 })
 
 describe("the session's own thread", () => {

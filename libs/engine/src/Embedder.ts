@@ -18,6 +18,11 @@ export interface Embedder {
   readonly model: ModelInfo
   /** Which onnxruntime execution provider runs the model (e.g. "cpu", "cuda"). */
   readonly provider: string
+  /**
+   * The registry entry that runs in the model's place (its int8 variant on CPU), when it is not
+   * the model itself; its vectors count as the model's.
+   */
+  readonly variant?: string
   readonly embed: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Float32Array>, ConnectorFailure>
   /** Embeds search queries: the model's query prefix (e.g. BGE's retrieval instruction), if any, is prepended. */
   readonly embedQueries: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Float32Array>, ConnectorFailure>

@@ -67,7 +67,11 @@ export const loadStepEmbedder = (ctx: RunContext, step: EmbedStep) =>
     const u = step.unit
     const embedder = yield* embedders.load(u.model).pipe(Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null })))
     ctx.providers[u.model] = embedder.provider
-    yield* progress.note(`${step.name}: model ${embedder.model.name} (${embedder.model.dimensions}-d) on ${embedder.provider}`)
+    const variant = embedder.variant === undefined ? "" : `, run as its int8 variant ${embedder.variant}`
+    yield* progress.note(`${step.name}: model ${embedder.model.name} (${embedder.model.dimensions}-d) on ${embedder.provider}${variant}`)
+    if (embedder.variant !== undefined) {
+      ctx.notes.push(`${step.name}: ${u.model} ran as its int8 variant ${embedder.variant} on ${embedder.provider} (POLYMATH_EMBED_PRECISION=fp32 runs ${u.model} itself)`)
+    }
     return embedder
   })
 
