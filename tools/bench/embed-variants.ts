@@ -6,6 +6,7 @@
  *   raw-saved   the model as onnxruntime saved it after its "all" optimisations, loaded with
  *               optimisations disabled (what a cached optimised model would give: same graph, less load time)
  *   raw-1t      one intra-op thread (the default: every core this process may use)
+ *   raw-1s      one session with every thread (the default on CPU: two sessions, the threads split between them)
  */
 import { join } from "node:path"
 import { Effect } from "effect"
@@ -13,7 +14,7 @@ import type { Scope } from "effect"
 import { loadBenchSession } from "@polymath/embeddings"
 import type { BenchSession, EmbeddingError, ModelEntry, OnnxEmbedderOptions } from "@polymath/embeddings"
 
-export const sessionVariants = ["raw-disabled", "raw-basic", "raw-extended", "raw-saved", "raw-1t"] as const
+export const sessionVariants = ["raw-disabled", "raw-basic", "raw-extended", "raw-saved", "raw-1t", "raw-1s"] as const
 export type SessionVariant = (typeof sessionVariants)[number]
 
 export const variantLabel: Record<SessionVariant, string> = {
@@ -21,7 +22,8 @@ export const variantLabel: Record<SessionVariant, string> = {
   "raw-basic": "(a) raw, graph opt. basic",
   "raw-extended": "(a) raw, graph opt. extended",
   "raw-saved": "(a) raw, saved optimised model",
-  "raw-1t": "(a) raw, 1 intra-op thread"
+  "raw-1t": "(a) raw, 1 intra-op thread",
+  "raw-1s": "(a) raw, 1 session, all threads"
 }
 
 export interface LoadedVariant {
@@ -52,7 +54,9 @@ export const loadVariants = (
         yield* loadBenchSession(entry, { ...base, optimizedModelPath: saved })
         out.set(v, yield* timedLoad({ ...entry, files: { ...entry.files, onnx: saved } }, { ...base, graphOptimization: "disabled" }))
       } else if (v === "raw-1t") {
-        out.set(v, yield* timedLoad(entry, { ...base, threads: 1 }))
+        out.set(v, yield* timedLoad(entry, { ...base, threads: 1, sessions: 1 }))
+      } else if (v === "raw-1s") {
+        out.set(v, yield* timedLoad(entry, { ...base, sessions: 1 }))
       } else {
         out.set(v, yield* timedLoad(entry, { ...base, graphOptimization: v === "raw-disabled" ? "disabled" : v === "raw-basic" ? "basic" : "extended" }))
       }

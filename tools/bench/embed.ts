@@ -64,7 +64,7 @@ export interface EmbedBenchOptions {
   readonly batchRows: number | null
 }
 
-export const defaultMethods = ["raw", "runner", "fixed32", "python", "python-sorted"] as const
+export const defaultMethods = ["raw", "runner", "runner-auto", "fixed32", "python", "python-sorted"] as const
 /** Every method: the default five and the session-option variants of (a) (embed-variants.ts), which are asked for by name. */
 export const methods = [...defaultMethods, ...sessionVariants] as const
 export type Method = (typeof methods)[number]
@@ -72,6 +72,7 @@ const isVariant = (m: Method): m is SessionVariant => (sessionVariants as Readon
 const methodLabel: Record<Method, string> = {
   raw: "(a) raw session.run",
   runner: "(b) runner embed step",
+  "runner-auto": "(b') runner, precision auto",
   fixed32: "(c) fixed 32-row batches",
   python: "(d) python, 1 text/run",
   "python-sorted": "(d') python, sorted",
@@ -174,13 +175,17 @@ const timed = async (f: () => Promise<Record<string, unknown> | void>): Promise<
 export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
   // Before anything slow: a missing python3 or registry fails here, in one line, not after the corpus load.
   const pythonBin = o.methods.some((m) => m === "python" || m === "python-sorted") ? ensurePythonVenv() : null
+  // Every method but (b') runs the model named, in fp32 if it has an int8 variant; (b') runs what
+  // the runner runs by default (its int8 variant on CPU, when the registry declares one).
   const embedderOptions: OnnxEmbedderOptions = {
+    precision: "fp32",
     ...(o.threads === null ? {} : { threads: o.threads }),
     ...(o.spinning === null ? {} : { spinning: o.spinning }),
     ...(o.batchTokens === null ? {} : { maxBatchTokens: o.batchTokens }),
     ...(o.batchRows === null ? {} : { batchSize: o.batchRows })
   }
   const factory: OnnxEmbedderFactory = await run(makeEmbedderFactory(embedderOptions))
+  const autoFactory: OnnxEmbedderFactory = await run(makeEmbedderFactory({ ...embedderOptions, precision: "auto" }))
   const info = await run(factory.describe(o.model))
   const entry = await run(factory.registry.lookup(o.model))
   const dsn = await ensureBenchDatabase(o.database, 1, info.dimensions)
@@ -218,7 +223,7 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
     for (const [v, l] of variants) sessionLoadS[v] = round(l.loadS, 2)
     const threads = embedder.threads
     const batching = embedder.batching
-    log(`intra-op threads ${threads}; batches of up to ${batching.batchSize} rows / ${batching.maxBatchTokens} padded tokens`)
+    log(`intra-op threads ${threads} in ${embedder.sessions} session(s); batches of up to ${batching.batchSize} rows / ${batching.maxBatchTokens} padded tokens`)
     const pg = yield* makePgConnector({ name: "pg", dsn: Redacted.make(dsn) })
     const connectors = Connectors.of({ sql: new Map([["pg", pg]]), graph: new Map() })
 
@@ -248,8 +253,8 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
       const variantBatches = new Map([...variants].map(([v, l]) => [v, rawPlan.map((b) => l.session.prepareBatch(b.map((i) => set.encodings[i]!)))] as const))
       const variantRun = (v: SessionVariant) => () => timed(async () => {
         const session = variants.get(v)!.session
-        for (const b of variantBatches.get(v)!) await run(session.runPrepared(b))
-        return { padded_tokens: rawPadded, runs: rawBatches.length, threads: session.threads }
+        await run(Effect.forEach(variantBatches.get(v)!, (b) => session.runPrepared(b), { concurrency: session.sessions, discard: true }))
+        return { padded_tokens: rawPadded, runs: rawBatches.length, threads: session.threads, sessions: session.sessions }
       })
       const rawPadded = rawBatches.reduce((s, b) => s + b.rows * b.length, 0)
       const textsFile = join(tmp, `${set.name}.json`)
@@ -257,9 +262,11 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
 
       let fixedVectors: ReadonlyArray<Float32Array> = []
       const measure: Record<Method, () => Promise<Sample>> = {
+        // As many runs at once as there are sessions, longest first (as `embed` orders them).
         raw: () => timed(async () => {
-          for (const b of rawBatches) await run(embedder.runPrepared(b))
-          return { padded_tokens: rawPadded, runs: rawBatches.length }
+          const order = embedder.sessions > 1 ? rawBatches.slice().reverse() : rawBatches
+          await run(Effect.forEach(order, (b) => embedder.runPrepared(b), { concurrency: embedder.sessions, discard: true }))
+          return { padded_tokens: rawPadded, runs: rawBatches.length, sessions: embedder.sessions }
         }),
         fixed32: () => timed(async () => {
           const out: Array<Float32Array> = []
@@ -272,25 +279,27 @@ export const embedBench = async (o: EmbedBenchOptions): Promise<void> => {
           fixedVectors = out
           return { padded_tokens: padded, runs: Math.ceil(set.texts.length / 32) }
         }),
-        runner: async () => {
+        runner: () => runner(factory),
+        "runner-auto": () => runner(autoFactory),
+        python: () => python("single"),
+        "python-sorted": () => python("sorted"),
+        ...Object.fromEntries(sessionVariants.map((v) => [v, variantRun(v)])) as Record<SessionVariant, () => Promise<Sample>>
+      }
+      const runner = async (f: OnnxEmbedderFactory): Promise<Sample> => {
           await clearVectors(dsn, set.ids)
           const load = machineLoad()
           const c0 = cpuSeconds()
           const t0 = performance.now()
           const report = await run(execute(plan, { dryRun: false, resume: false }).pipe(
             Effect.provideService(Connectors, connectors),
-            Effect.provideService(Embedders, factory)
+            Effect.provideService(Embedders, f)
           ))
           const wall = (performance.now() - t0) / 1000
           const unit = report.units[0]!
           const written = unit.created + unit.updated
           if (written !== set.ids.length) throw new Error(`runner wrote ${written} vectors, expected ${set.ids.length}`)
           // ownCpu: this process over the whole execute (model load included), scaled to the unit's share.
-          return { seconds: unit.millis / 1000, machineBusy: load(), ownCpu: ((cpuSeconds() - c0) * unit.millis) / 1000 / wall, extra: { wall_with_model_load_s: round(wall, 3), written } }
-        },
-        python: () => python("single"),
-        "python-sorted": () => python("sorted"),
-        ...Object.fromEntries(sessionVariants.map((v) => [v, variantRun(v)])) as Record<SessionVariant, () => Promise<Sample>>
+          return { seconds: unit.millis / 1000, machineBusy: load(), ownCpu: ((cpuSeconds() - c0) * unit.millis) / 1000 / wall, extra: { wall_with_model_load_s: round(wall, 3), written, notes: report.notes } }
       }
       const python = async (batchingMode: "single" | "sorted"): Promise<Sample> => {
           const load = machineLoad()

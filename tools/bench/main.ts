@@ -26,9 +26,10 @@ const USAGE = `usage: npm run bench -- <command> [options]
            to 60 documents (polymath_bench_smoke), no warm-up, the seed capped at 3 s; vectors 256
            rows; reads capped at 10 s. Options given explicitly still apply. Its numbers mean nothing.
 
-  embed    throughput of (a) raw session runs, (b) the runner's embed step end to end,
-           (c) fixed 32-row batches, (d) the Python reference (one text per run, and d' with
-           our batching), on uniform and mixed lengths
+  embed    throughput of (a) raw session runs, (b) the runner's embed step end to end (the
+           model named, fp32; b' with the runner's default precision: on CPU the model's int8
+           variant when the registry declares one), (c) fixed 32-row batches, (d) the Python
+           reference (one text per run, and d' with our batching), on uniform and mixed lengths
     --model NAME          registry model (default bge-small-en-v1.5)
     --rows N              first N passages of the batch-v1 source (default: all 973 of scale 1)
     --reps R              repetitions, interleaved (default 3)
@@ -36,12 +37,13 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --page-size P         override the embed step's page size (default: the pipeline's batch_size)
     --sets S              uniform,mixed (default both)
     --uniform-tokens L    tokens per text in the uniform set (default 128)
-    --methods M           raw,runner,fixed32,python,python-sorted (default all); python is the
+    --methods M           raw,runner,runner-auto,fixed32,python,python-sorted (default all); python is the
                           reference as tools/model/reference.py embeds (one text per run),
                           python-sorted uses this lib's batching; also, by name, variants of
                           (a) with other session options: raw-disabled, raw-basic, raw-extended
                           (graph optimisation level), raw-saved (the saved optimised model),
-                          raw-1t (1 intra-op thread)
+                          raw-1t (1 intra-op thread), raw-1s (1 session with every thread;
+                          the default on CPU is 2 sessions, the threads split between them)
     --database DB         benchmark database (default polymath_bench)
     --spinning on|off     onnxruntime thread spin-waiting, every method (default: the embedder's)
     --batch-tokens N      token budget per session run (default: the embedder's)
