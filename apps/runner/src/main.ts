@@ -16,6 +16,7 @@
 import { enableCompileCache } from "node:module"
 import { setFlagsFromString } from "node:v8"
 
+// eslint-disable-next-line no-restricted-properties -- read before the program, and Effect's Config with it, is loaded
 const growing = process.env["POLYMATH_HEAP_GROWING_PERCENT"]?.trim() || "20"
 if (/^[0-9]{1,4}$/.test(growing)) setFlagsFromString(`--heap-growing-percent=${growing}`)
 else process.stderr.write(`polymath: POLYMATH_HEAP_GROWING_PERCENT must be a whole number, got ${JSON.stringify(growing)}; using V8's default\n`)
