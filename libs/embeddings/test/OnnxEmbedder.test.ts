@@ -120,17 +120,20 @@ layer(SmallModelLive, { timeout: "120 seconds" })("bge-small-en-v1.5 (fp32, real
     }))
 })
 
+/** Texts of mixed lengths and scripts, for batching, windows, sessions and precision. */
+const mixedTexts = [
+  "A long sentence about graph databases, vector search and research knowledge. ".repeat(5),
+  "short",
+  "Crème brûlée in São Paulo.",
+  "",
+  "Medium length text about embeddings and how they are pooled with the CLS token.",
+  "Another short one.",
+  "Neo4j stores nodes and relationships; pgvector stores embeddings next to rows in Postgres.",
+  "机器学习是人工智能的一个分支。"
+]
+
 describe("batching, windows and the low-level runs", () => {
-  const texts = [
-    "A long sentence about graph databases, vector search and research knowledge. ".repeat(5),
-    "short",
-    "Crème brûlée in São Paulo.",
-    "",
-    "Medium length text about embeddings and how they are pooled with the CLS token.",
-    "Another short one.",
-    "Neo4j stores nodes and relationships; pgvector stores embeddings next to rows in Postgres.",
-    "机器学习是人工智能的一个分支。"
-  ]
+  const texts = mixedTexts
 
   it.effect("reports its resolved batching: 64 rows and a 1024-token budget on CPU; int8 keeps 1 row", () =>
     Effect.gen(function*() {
@@ -195,16 +198,7 @@ describe("batching, windows and the low-level runs", () => {
 })
 
 describe("precision and sessions", () => {
-  const texts = [
-    "A long sentence about graph databases, vector search and research knowledge. ".repeat(8),
-    "short",
-    "Crème brûlée in São Paulo.",
-    "",
-    "Medium length text about embeddings and how they are pooled with the CLS token.",
-    "机器学习是人工智能的一个分支。",
-    "Neo4j stores nodes and relationships; pgvector stores embeddings next to rows in Postgres.",
-    "Another short one."
-  ]
+  const texts = mixedTexts
 
   it.effect("on CPU runs the model's int8 variant under the model's name, unless precision is fp32", () =>
     Effect.gen(function*() {
