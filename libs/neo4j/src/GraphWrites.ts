@@ -4,15 +4,16 @@
  * rejected (or, for an atomic batch, the whole batch rolled back and every bad row named).
  */
 import { Effect } from "effect"
-import type { GraphConnector, GraphWriteResult, Rejection, Row } from "@polymath/engine"
+import type { GraphConnector, GraphWriteResult, Rejection, Row, Value } from "@polymath/engine"
 import type { ManagedTransaction } from "neo4j-driver"
 import { missingEndpointReason, prepareNodeBatch, prepareRelationshipBatch } from "./Batches.ts"
 import type { NodeRowParams, RelationshipRowParams } from "./Batches.ts"
-import { nodeShape, relationshipShape } from "./Cypher.ts"
+import { nodeShape, relationshipShape, rowFieldName } from "./Cypher.ts"
+import type { RowGroup } from "./Cypher.ts"
 import { missingEndpointsStatement, nodeMergeStatement, relationshipMergeStatement } from "./MergeStatements.ts"
 import type { Neo4jDriver } from "./Neo4jDriver.ts"
 import { prepareCypher } from "./Neo4jError.ts"
-import { numberOf, toDriverParams } from "./Values.ts"
+import { numberOf, toDriverValue } from "./Values.ts"
 
 // `created` counts entities, `changed` rows: a row whose endpoint key matches two nodes (no
 // uniqueness constraint) creates two relationships, so the difference can fall below 0.
@@ -40,16 +41,28 @@ class RollBack {
   }
 }
 
-// The driver packs a JS number as a Float and a bigint as an Integer, which is the engine's convention.
-const nodeRowParam = (row: NodeRowParams): Record<string, unknown> => ({ i: BigInt(row.i), k: toDriverParams(row.k), p: toDriverParams(row.p) })
+// Rows travel as flat maps (see Cypher.ts). The driver packs a JS number as a Float and a
+// bigint as an Integer, which is the engine's convention.
+const flatten = (out: Record<string, unknown>, group: RowGroup, values: Readonly<Record<string, Value>>): void => {
+  for (const name in values) out[rowFieldName(group, name)] = toDriverValue(values[name])
+}
 
-const relationshipRowParam = (row: RelationshipRowParams): Record<string, unknown> => ({
-  i: BigInt(row.i),
-  s: toDriverParams(row.s),
-  e: toDriverParams(row.e),
-  k: toDriverParams(row.k),
-  p: toDriverParams(row.p)
-})
+const nodeRowParam = (row: NodeRowParams): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  flatten(out, "k", row.k)
+  flatten(out, "p", row.p)
+  return out
+}
+
+// `i` only for the statement that counts distinct rows (endpoints whose keys are not unique).
+const relationshipRowParam = (withIndex: boolean) => (row: RelationshipRowParams): Record<string, unknown> => {
+  const out: Record<string, unknown> = withIndex ? { i: BigInt(row.i) } : {}
+  flatten(out, "s", row.s)
+  flatten(out, "e", row.e)
+  flatten(out, "k", row.k)
+  flatten(out, "p", row.p)
+  return out
+}
 
 /** `writeNodes` of the connector `name`: every label group of a batch in one transaction. */
 export const makeWriteNodes = (name: string, driver: Neo4jDriver): GraphConnector["writeNodes"] => (write, rows, stamp, options) =>
@@ -111,11 +124,12 @@ export const makeWriteRelationships = (name: string, driver: Neo4jDriver, unique
     const mergeText = yield* prepareCypher(context, () => relationshipMergeStatement(shape, uniqueEndpoints))
     const missingText = yield* prepareCypher(context, () => missingEndpointsStatement(shape))
     const batch = prepareRelationshipBatch(write, rows)
-    const params = { rows: batch.rows.map(relationshipRowParam), scope: stamp.scope.value, runId: stamp.runId }
+    const params = { rows: batch.rows.map(relationshipRowParam(!uniqueEndpoints)), scope: stamp.scope.value, runId: stamp.runId }
 
     const findMissing = async (tx: ManagedTransaction): Promise<ReadonlyArray<Rejection>> =>
       (await tx.run(missingText, { rows: params.rows })).records.flatMap((record) => {
-        const index = numberOf(record, "i")
+        // The statement answers with positions in `params.rows`; the report wants indexes in the caller's batch.
+        const index = batch.rows[numberOf(record, "n")]?.i ?? -1
         const row: Row | undefined = rows[index]
         return row === undefined
           ? []

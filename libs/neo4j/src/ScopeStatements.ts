@@ -14,7 +14,7 @@ export const indexedMap = (keys: ReadonlyArray<string>, offset: number): string 
 
 const relationshipMatch = (s: RelationshipShape, identity: boolean): string => {
   if (!identity) {
-    return `MATCH (a:${quote(s.start.label, "label")})-${relationshipPattern(s.type, [], "")}->(b:${quote(s.end.label, "label")})`
+    return `MATCH (a:${quote(s.start.label, "label")})-${relationshipPattern(s.type, [])}->(b:${quote(s.end.label, "label")})`
   }
   if (s.start.key.length === 0 || s.end.key.length === 0) {
     throw invalidWrite(`relationship pattern for ${s.type} has an endpoint without key properties`)

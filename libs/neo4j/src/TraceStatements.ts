@@ -30,7 +30,7 @@ export const relationshipsAtStatement = (s: RelationshipShape, side: "start" | "
   const b = `(b:${quote(s.end.label, "label")}${side === "end" ? ` ${indexedMap(s.end.key, 0)}` : ""})`
   return [
     "UNWIND $ids AS id",
-    `MATCH ${a}-${relationshipPattern(s.type, [], "")}->${b}`,
+    `MATCH ${a}-${relationshipPattern(s.type, [])}->${b}`,
     `RETURN [${[...keyList("a", s.start.key), ...keyList("b", s.end.key), ...keyList("r", s.key)].join(", ")}] AS id, ${holds("r", scopeProperty)} AS inScope`
   ].join("\n")
 }

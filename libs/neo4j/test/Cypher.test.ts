@@ -88,11 +88,11 @@ describe("statements", () => {
     const text = nodeMergeStatement({ label: "Paper", key: ["doi"], properties: ["doi", "title", "year"], extraLabel: "Method", scopeProperty: "versions" })
     expect(text).toBe([
       "UNWIND $rows AS row",
-      "MERGE (n:`Paper` {`doi`: row.k.`doi`})",
+      "MERGE (n:`Paper` {`doi`: row.`k_doi`})",
       "WITH n, row, NOT ($scope IN coalesce(n.`versions`, [])) OR NOT n:`Method`" +
-      " OR NOT coalesce(n.`title` = row.p.`title`, n.`title` IS NULL AND row.p.`title` IS NULL)" +
-      " OR NOT coalesce(n.`year` = row.p.`year`, n.`year` IS NULL AND row.p.`year` IS NULL) AS changed",
-      "FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END | SET n.`title` = row.p.`title`, n.`year` = row.p.`year`," +
+      " OR NOT coalesce(n.`title` = row.`p_title`, n.`title` IS NULL AND row.`p_title` IS NULL)" +
+      " OR NOT coalesce(n.`year` = row.`p_year`, n.`year` IS NULL AND row.`p_year` IS NULL) AS changed",
+      "FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END | SET n.`title` = row.`p_title`, n.`year` = row.`p_year`," +
       " n.`versions` = CASE WHEN $scope IN coalesce(n.`versions`, []) THEN n.`versions` ELSE coalesce(n.`versions`, []) + $scope END," +
       " n.`run_id` = $runId, n.`synced_at` = datetime(), n:`Method`)",
       "RETURN count(CASE WHEN changed THEN 1 END) AS changed"
@@ -106,11 +106,11 @@ describe("statements", () => {
     const text = relationshipMergeStatement({ ...mentions, properties: ["score"], scopeProperty: "versions" })
     expect(text).toBe([
       "UNWIND $rows AS row",
-      "MATCH (a:`Passage` {`id`: row.s.`id`})",
-      "MATCH (b:`Concept` {`name`: row.e.`name`, `type`: row.e.`type`})",
-      "MERGE (a)-[r:`MENTIONS` {`extractor_version`: row.k.`extractor_version`}]->(b)",
-      "WITH r, row, NOT ($scope IN coalesce(r.`versions`, [])) OR NOT coalesce(r.`score` = row.p.`score`, r.`score` IS NULL AND row.p.`score` IS NULL) AS changed",
-      "FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END | SET r.`score` = row.p.`score`," +
+      "MATCH (a:`Passage` {`id`: row.`s_id`})",
+      "MATCH (b:`Concept` {`name`: row.`e_name`, `type`: row.`e_type`})",
+      "MERGE (a)-[r:`MENTIONS` {`extractor_version`: row.`k_extractor_version`}]->(b)",
+      "WITH r, row, NOT ($scope IN coalesce(r.`versions`, [])) OR NOT coalesce(r.`score` = row.`p_score`, r.`score` IS NULL AND row.`p_score` IS NULL) AS changed",
+      "FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END | SET r.`score` = row.`p_score`," +
       " r.`versions` = CASE WHEN $scope IN coalesce(r.`versions`, []) THEN r.`versions` ELSE coalesce(r.`versions`, []) + $scope END," +
       " r.`run_id` = $runId, r.`synced_at` = datetime())",
       "RETURN count(DISTINCT row.i) AS matched, count(DISTINCT CASE WHEN changed THEN row.i END) AS changed"
@@ -120,10 +120,11 @@ describe("statements", () => {
       .toBe("RETURN count(*) AS matched, count(CASE WHEN changed THEN 1 END) AS changed")
     expect(relationshipMergeStatement({ ...mentions, key: [], properties: [], scopeProperty: "versions" })).toContain("MERGE (a)-[r:`MENTIONS`]->(b)")
     expect(missingEndpointsStatement(mentions)).toBe([
-      "UNWIND $rows AS row",
-      "WITH row, EXISTS { MATCH (a:`Passage` {`id`: row.s.`id`}) } AS hasStart, EXISTS { MATCH (b:`Concept` {`name`: row.e.`name`, `type`: row.e.`type`}) } AS hasEnd",
+      "UNWIND range(0, size($rows) - 1) AS n",
+      "WITH n, $rows[n] AS row",
+      "WITH n, EXISTS { MATCH (a:`Passage` {`id`: row.`s_id`}) } AS hasStart, EXISTS { MATCH (b:`Concept` {`name`: row.`e_name`, `type`: row.`e_type`}) } AS hasEnd",
       "WHERE NOT (hasStart AND hasEnd)",
-      "RETURN row.i AS i, hasStart, hasEnd ORDER BY i"
+      "RETURN n, hasStart, hasEnd ORDER BY n"
     ].join("\n"))
   })
 
