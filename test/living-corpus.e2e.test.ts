@@ -220,6 +220,54 @@ describe("the corpus lives", () => {
   })
 })
 
+describe("the first sync of a version", () => {
+  beforeAll(fresh)
+  const lastRun = async () => (await sql("SELECT run_id::text AS id, status FROM polymath_etl.runs ORDER BY started_at DESC LIMIT 1"))[0]!
+  // The empty mark says "the unit's scope held nothing when this run began its pass"; the others are row identities.
+  const seenOf = async (runId: unknown) =>
+    (await sql("SELECT count(*) FILTER (WHERE length(id) = 0)::int AS marks, count(*) FILTER (WHERE length(id) > 0)::int AS ids FROM polymath_etl.seen WHERE run_id = $1::uuid", [runId]))[0]!
+  const breakPassage = (p: number) => pgExec("UPDATE passages SET doc_id = NULL WHERE passage_id = $1", [passageId(p)], db)
+  const repairPassage = (p: number) => pgExec("UPDATE passages SET doc_id = (SELECT doc_id FROM passages WHERE passage_id = $2) WHERE passage_id = $1", [passageId(p), passageId(0)], db)
+
+  it("records no row identities while the scope was empty at the start, across a resume; a later run records them and removes what its source lost", async () => {
+    await pgExec("ALTER TABLE passages DROP CONSTRAINT passages_doc_id_fkey", [], db)
+    // A first sync of batch-v1 that fails at FROM_PAPER, after the nodes were written.
+    await breakPassage(1)
+    expect((await cli("run", v1)).code).toBe(1)
+    const first = await lastRun()
+    expect(first["status"]).toBe("failed")
+    expect(await seenOf(first["id"])).toEqual({ marks: 5, ids: 0 })
+    expect(await cypherScalar("MATCH (p:Passage) RETURN count(p)")).toBe(16)
+
+    // Resumed, it keeps to the mark: nothing recorded, nothing removed, the graph complete.
+    await repairPassage(1)
+    const resumed = await withReport("run", v1)
+    expect(resumed.code).toBe(0)
+    expect(resumed.report!.resumed).toBe(true)
+    for (const u of resumed.report!.units) expect(u.deleted, u.unit).toBe(0)
+    expect((await mentionsOf("batch-v1")).graph).toEqual((await mentionsOf("batch-v1")).pg)
+
+    // The scope is held now: a run records what it reads (a failed one keeps it for its resume)...
+    const [gone] = await sql(`SELECT passage_id::text AS p, concept_name AS n FROM passage_concepts
+      WHERE extractor_version = 'batch-v1' AND passage_id = $1 ORDER BY concept_name LIMIT 1`, [passageId(4)])
+    await pgExec("DELETE FROM passage_concepts WHERE passage_id = $1 AND concept_name = $2", [gone!["p"], gone!["n"]], db)
+    await breakPassage(1)
+    expect((await cli("run", v1)).code).toBe(1)
+    const second = await lastRun()
+    const recorded = await seenOf(second["id"])
+    expect(recorded.marks).toBe(0)
+    expect(recorded.ids).toBeGreaterThan(16)
+    // ...and its sweep removes the mention its source no longer yields.
+    await repairPassage(1)
+    const swept = await withReport("run", v1)
+    expect(swept.code).toBe(0)
+    expect(swept.report!.resumed).toBe(true)
+    expect(unit(swept.report, "MENTIONS").deleted).toBe(1)
+    expect(await cypherScalar("MATCH (:Passage {passage_id: $p})-[m:MENTIONS]->(:Concept {name: $n}) RETURN count(m)", { p: gone!["p"], n: gone!["n"] } as never)).toBe(0)
+    expect((await mentionsOf("batch-v1")).graph).toEqual((await mentionsOf("batch-v1")).pg)
+  })
+})
+
 describe("source contracts and bad rows", () => {
   beforeAll(fresh)
 

@@ -139,6 +139,8 @@ export interface GraphConnector {
   readonly deleteOrphans: (write: NodeWrite, scope: SyncScope) => Effect.Effect<number, ConnectorFailure>
   /** How many entities of `write` hold `scope`. */
   readonly countInScope: (write: GraphWrite, scope: SyncScope) => Effect.Effect<number, ConnectorFailure>
+  /** Whether any entity of `write` holds `scope` (stops at the first). */
+  readonly holdsScope: (write: GraphWrite, scope: SyncScope) => Effect.Effect<boolean, ConnectorFailure>
   /** Identifies the store (database id and creation time): a checkpoint is trusted only against the same one. */
   readonly fingerprint: Effect.Effect<string, ConnectorFailure>
   /**

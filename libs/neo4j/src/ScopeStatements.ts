@@ -39,6 +39,14 @@ export const nodeCountStatement = (s: Pick<NodeShape, "label">, scopeProperty: s
 export const relationshipCountStatement = (s: RelationshipShape, scopeProperty: string): string =>
   `${relationshipMatch(s, false)} WHERE ${scoped("r", scopeProperty)} RETURN count(r) AS count`
 
+/** `held`: whether any node of the label holds `$scope` (stops at the first). */
+export const nodeHoldsStatement = (s: Pick<NodeShape, "label">, scopeProperty: string): string =>
+  `RETURN EXISTS { MATCH (n:${quote(s.label, "label")}) WHERE ${scoped("n", scopeProperty)} } AS held`
+
+/** `held`: whether any relationship of the pattern holds `$scope` (stops at the first). */
+export const relationshipHoldsStatement = (s: RelationshipShape, scopeProperty: string): string =>
+  `RETURN EXISTS { ${relationshipMatch(s, false)} WHERE ${scoped("r", scopeProperty)} } AS held`
+
 // The list is rebuilt from the property itself, so the SET locks the entity before reading it.
 const removeScope = (v: string, scopeProperty: string): string => {
   const sp = `${v}.${quote(scopeProperty, "scope property")}`

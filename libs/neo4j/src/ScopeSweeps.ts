@@ -12,10 +12,12 @@ import type { Neo4jDriver } from "./Neo4jDriver.ts"
 import { invalidInput, prepareCypher } from "./Neo4jError.ts"
 import {
   nodeCountStatement,
+  nodeHoldsStatement,
   nodeScanStatement,
   nodeUnscopeStatement,
   orphanDeleteStatement,
   relationshipCountStatement,
+  relationshipHoldsStatement,
   relationshipScanStatement,
   relationshipUnscopeStatement
 } from "./ScopeStatements.ts"
@@ -33,7 +35,7 @@ const identityLength = (write: GraphWrite): number =>
   write.kind === "nodes" ? write.key.length : write.start.key.length + write.end.key.length + write.key.length
 
 /** The scope operations of the connector `name`. */
-export type ScopeSweeps = Pick<GraphConnector, "scanScope" | "unscope" | "deleteOrphans" | "countInScope">
+export type ScopeSweeps = Pick<GraphConnector, "scanScope" | "unscope" | "deleteOrphans" | "countInScope" | "holdsScope">
 
 /** Builds the scope operations of the connector `name` on `driver`. */
 export const makeScopeSweeps = (name: string, driver: Neo4jDriver): ScopeSweeps => {
@@ -99,5 +101,15 @@ export const makeScopeSweeps = (name: string, driver: Neo4jDriver): ScopeSweeps 
         numberOf((await tx.run(text, { scope: scope.value })).records[0], "count"))
     })
 
-  return { scanScope, unscope, deleteOrphans, countInScope }
+  const holdsScope: GraphConnector["holdsScope"] = (write, scope) =>
+    Effect.gen(function*() {
+      const context = `${name}: looking for ${describeWrite(write)} in scope ${scope.property}=${String(scope.value)}`
+      const text = yield* prepareCypher(context, () =>
+        write.kind === "nodes"
+          ? nodeHoldsStatement(write, scope.property)
+          : relationshipHoldsStatement(relationshipShape(write), scope.property))
+      return yield* driver.read(context, async (tx: ManagedTransaction) => (await tx.run(text, { scope: scope.value })).records[0]?.get("held") === true)
+    })
+
+  return { scanScope, unscope, deleteOrphans, countInScope, holdsScope }
 }

@@ -43,9 +43,10 @@ export const missingIdentity = (unit: GraphUnit, roles: ReadonlyMap<string, stri
 /**
  * A graph unit's work: rows with an incomplete identity are bad rows; the others are
  * MERGEd (all or nothing under `on_error: fail`); a mirroring unit records the identity
- * of every row it reads, so the sweep after the pass knows what the source still yields.
+ * of every row it reads, so the sweep after the pass knows what the source still yields
+ * (`recordSeen` false: not needed, see Mirror.ts `mustRecordSeen`).
  */
-export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy, graph: GraphConnector, ledger: RunLedger, stamp: Stamp): PageWork<CheckedPage> => {
+export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy, graph: GraphConnector, ledger: RunLedger, stamp: Stamp, recordSeen = unit.mirror): PageWork<CheckedPage> => {
   const roles = identityRoles(unit)
   const write = (valid: ReadonlyArray<Row>): Effect.Effect<GraphWriteResult, ConnectorFailure> => {
     const options = { atomic: rows.onError === "fail" }
@@ -71,7 +72,7 @@ export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy,
             continue
           }
           valid.push(row)
-          if (unit.mirror) seen.push(identityHash(unit.identity.map((c) => row[c]!)))
+          if (recordSeen) seen.push(identityHash(unit.identity.map((c) => row[c]!)))
         }
         if (bad.length > 0 && rows.onError === "fail") return yield* Effect.fail(badRowsError(context, unit.source.keyset.key, bad))
         // What the source yields does not depend on the write, so it is recorded here, while the

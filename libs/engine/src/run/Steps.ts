@@ -12,7 +12,7 @@ import { rowsTotal } from "../Telemetry.ts"
 import { effectiveSource } from "./Cursors.ts"
 import { embedWork } from "./EmbedWork.ts"
 import { graphWork, identityRoles, missingIdentity } from "./GraphWork.ts"
-import { sweep } from "./Mirror.ts"
+import { mustRecordSeen, sweep } from "./Mirror.ts"
 import type { UnitReport } from "./Report.ts"
 import { graphOf, sqlOf, toStepError } from "./Support.ts"
 import { runInDependencyOrder, unitDependencies } from "./UnitOrder.ts"
@@ -80,8 +80,8 @@ export const embedStepWork = (ctx: RunContext, step: EmbedStep, embedder: Embedd
   Effect.map(Connectors, (connectors) => embedWork(step.unit, step.rows, step.retry, sqlOf(connectors, step.unit.targetConnection), embedder, ctx.run.runId, ctx.plan.pipeline))
 
 /** A graph unit's page work. */
-export const graphUnitWork = (ctx: RunContext, step: GraphStep, u: GraphUnit) =>
-  Effect.map(Connectors, (connectors) => graphWork(u, step.rows, step.retry, graphOf(connectors, step.connection), ctx.ledger, { scope: step.scope, runId: ctx.run.runId }))
+export const graphUnitWork = (ctx: RunContext, step: GraphStep, u: GraphUnit, recordSeen = u.mirror) =>
+  Effect.map(Connectors, (connectors) => graphWork(u, step.rows, step.retry, graphOf(connectors, step.connection), ctx.ledger, { scope: step.scope, runId: ctx.run.runId }, recordSeen))
 
 export const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
   Effect.scoped(Effect.gen(function*() {
@@ -122,9 +122,15 @@ export const ensureGraphSchema = (step: GraphStep) =>
 export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
   Effect.gen(function*() {
     yield* ensureGraphSchema(step)
+    // Decided for every unit before any writes, so no unit's check sees another's writes.
+    const graph = graphOf(yield* Connectors, step.connection)
+    const recordSeen = yield* Effect.forEach(step.units, (u) =>
+      withRetry(mustRecordSeen(u, step.scope, graph, ctx.ledger, ctx.run.runId, !ctx.run.checkpoints.has(u.unit)), step.retry, () => Effect.void).pipe(
+        Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null }))
+      ))
     const ran = yield* runInDependencyOrder(
       unitDependencies(step.units),
-      (i, ready) => Effect.flatMap(graphUnitWork(ctx, step, step.units[i]!), (work) => runPlannedUnit(ctx, step, step.units[i]!, work, undefined, ready)),
+      (i, ready) => Effect.flatMap(graphUnitWork(ctx, step, step.units[i]!, recordSeen[i]!), (work) => runPlannedUnit(ctx, step, step.units[i]!, work, undefined, ready)),
       (r) => r.status === "done" || r.status === "done before",
       ctx.control.stop
     )
