@@ -19,4 +19,5 @@ params:
 YAML
   echo "demo: wrote polymath.local.yaml (params.model = bge-small-en-v1.5)" >&2
 fi
-exec node apps/runner/src/main.ts run --pipeline=batch-v1 "$@"
+# The runner's V8 flags (apps/runner/src/NodeFlags.ts).
+exec node --max-semi-space-size=16 apps/runner/src/main.ts run --pipeline=batch-v1 "$@"

@@ -10,10 +10,9 @@ import type { ChildProcess } from "node:child_process"
 import { createHash } from "node:crypto"
 import { writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
-import { join } from "node:path"
 import type { Driver } from "neo4j-driver"
 import { withClient } from "../fixtures/src/pgClient.ts"
-import { cpuFlags, cutCorpus, dsnWithDatabase, ensureBenchDatabase, freePort, log, machine, machineLoad, median, nodeBin, repoRoot, round, stackDsn, table } from "./common.ts"
+import { cpuFlags, cutCorpus, dsnWithDatabase, ensureBenchDatabase, freePort, log, machine, machineLoad, median, nodeBin, repoRoot, runnerMain, round, stackDsn, table } from "./common.ts"
 import { postmasterPid } from "./graph.ts"
 import { openDriver, resetGraph, serverCpu } from "./graph-harness.ts"
 import { startPrivateNeo4j } from "./memory.ts"
@@ -40,7 +39,7 @@ interface Child {
 }
 
 const launch = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Child => {
-  const child = spawn(nodeBin, [join(repoRoot, "apps/runner/src/main.ts"), ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(nodeBin, [...runnerMain(), ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()))
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()))

@@ -5,12 +5,24 @@ import { createServer } from "node:net"
 import { availableParallelism, cpus, loadavg, totalmem } from "node:os"
 import { join, resolve } from "node:path"
 import { redact } from "@polymath/engine"
+import { runnerNodeFlags } from "@polymath/runner/node-flags"
 import { expectedCounts } from "../fixtures/src/corpus.ts"
 import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
 
 export const repoRoot = resolve(import.meta.dirname, "../..")
 export const nodeBin = process.execPath
 export const pythonBin = join(repoRoot, ".cache", "venv", "bin", "python")
+
+/**
+ * The arguments that start the runner CLI of the checkout at `root` as its launchers do: the
+ * runner's V8 flags (apps/runner/src/NodeFlags.ts), then its main.ts.
+ * POLYMATH_BENCH_RUNNER_FLAGS replaces the flags (empty: none), to measure without them.
+ */
+export const runnerMain = (root: string = repoRoot): ReadonlyArray<string> => {
+  const override = process.env["POLYMATH_BENCH_RUNNER_FLAGS"]
+  const flags = override === undefined ? runnerNodeFlags : override.split(/\s+/).filter((f) => f !== "")
+  return [...flags, join(root, "apps/runner/src/main.ts")]
+}
 
 export const median = (xs: ReadonlyArray<number>): number => {
   if (xs.length === 0) return Number.NaN

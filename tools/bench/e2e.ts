@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { makeEmbedderFactory } from "@polymath/embeddings"
 import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
-import { cpuFlags, cutCorpus, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, restoreCorpus, round, saveOriginalTexts, stackDsn, table } from "./common.ts"
+import { cpuFlags, cutCorpus, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, runnerMain, restoreCorpus, round, saveOriginalTexts, stackDsn, table } from "./common.ts"
 import type { SeedE2eConfig } from "./e2e-seed.ts"
 import { postmasterPid } from "./graph.ts"
 import { graphCounts, openDriver, resetGraph, serverCpu, timedNode } from "./graph-harness.ts"
@@ -66,7 +66,7 @@ export const e2eBench = async (o: E2eBenchOptions): Promise<void> => {
   const launch = (contender: Contender): Promise<ChildRun> =>
     contender === "seed"
       ? timedNode([join(repoRoot, "tools/bench/e2e-seed.ts")], { ...env, POLYMATH_BENCH_E2E: JSON.stringify(seedConfig) }, repoRoot, o.capS)
-      : timedNode([join(repoRoot, "apps/runner/src/main.ts"), "run", "--pipeline=batch-v1", "--set", `model=${o.model}`, "--no-resume", "--force"], env, repoRoot, o.capS)
+      : timedNode([...runnerMain(), "run", "--pipeline=batch-v1", "--set", `model=${o.model}`, "--no-resume", "--force"], env, repoRoot, o.capS)
   const vectorCount = () =>
     withClient(dsn, async (c) =>
       Number((await queryRows(c, "SELECT count(*)::int AS n FROM passages p JOIN bench_texts b USING (passage_id) WHERE p.embedding IS NOT NULL"))[0]!["n"]))

@@ -17,7 +17,7 @@ import type { ContenderConfig } from "./graph-contenders.ts"
 import { graphCounts, openDriver, resetGraph, serverCpu, timedNode } from "./graph-harness.ts"
 import type { ChildRun } from "./graph-harness.ts"
 import { withClient } from "../fixtures/src/pgClient.ts"
-import { cpuFlags, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, round, stackDsn, table } from "./common.ts"
+import { cpuFlags, ensureBenchDatabase, log, machine, machineLoad, median, repoRoot, runnerMain, round, stackDsn, table } from "./common.ts"
 import { startPrivateNeo4j } from "./memory.ts"
 
 export const graphContenders = ["seed", "hand", "runner", "baseline"] as const
@@ -73,7 +73,7 @@ const runContender = (contender: GraphContender, dsn: string, uri: string, o: Gr
     const report = join(mkdtempSync(join(tmpdir(), "polymath-bench-graph-")), "report.json")
     const root = contender === "baseline" ? o.baselineRoot! : repoRoot
     return timedNode(
-      [join(root, "apps/runner/src/main.ts"), "run", "--pipeline=batch-v1", "--set", "model=bge-small-en-v1.5", "--only", "sync_graph", "--no-resume", "--json", report],
+      [...runnerMain(root), "run", "--pipeline=batch-v1", "--set", "model=bge-small-en-v1.5", "--only", "sync_graph", "--no-resume", "--json", report],
       { ...process.env, POSTGRES_DSN: dsn, NEO4J_URI: uri, NEO4J_USER: "neo4j", NEO4J_PASSWORD: "" },
       root,
       capFor(o, contender)
@@ -211,7 +211,7 @@ const report = (o: GraphBenchOptions, runs: ReadonlyArray<Run>, info: ReturnType
   const flags = cpuFlags()
   process.stdout.write(`\n${text}\n\n${ratios}\n\n${cpus()[0]?.model ?? "?"}, ${info.cores} cores; load average at start ${info.loadavg_start.join(" ")}; flags: ${flags}\n`)
   if (o.json !== null) {
-    writeFileSync(o.json, JSON.stringify({ benchmark: "graph", options: o, machine: { ...info, cpu_flags: flags, loadavg_end: loadavg().map((x) => round(x, 2)) }, scales: perScale, table: text, ratios }, null, 2) + "\n")
+    writeFileSync(o.json, JSON.stringify({ benchmark: "graph", options: o, runner_node_flags: runnerMain().slice(0, -1), machine: { ...info, cpu_flags: flags, loadavg_end: loadavg().map((x) => round(x, 2)) }, scales: perScale, table: text, ratios }, null, 2) + "\n")
     log(`wrote ${o.json}`)
   }
 }

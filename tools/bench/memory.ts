@@ -21,7 +21,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { makeEmbedderFactory } from "@polymath/embeddings"
-import { childOf, ensureBenchDatabase, log, machine, nodeBin, repoRoot, restoreCorpus, round, saveOriginalTexts, statusKb, table, freePort } from "./common.ts"
+import { childOf, ensureBenchDatabase, log, machine, nodeBin, repoRoot, runnerMain, restoreCorpus, round, saveOriginalTexts, statusKb, table, freePort } from "./common.ts"
 
 export interface MemoryBenchOptions {
   readonly model: string
@@ -113,7 +113,7 @@ const runCli = (args: {
 }): Promise<Measured> =>
   new Promise((resolve, reject) => {
     const reportFile = join(mkdtempSync(join(tmpdir(), "polymath-bench-mem-")), "report.json")
-    const cli = [join(repoRoot, "apps/runner/src/main.ts"), "run", "--pipeline=batch-v1", `--set`, `model=${args.model}`, `--only`, args.step, "--no-resume", "--json", reportFile,
+    const cli = [...runnerMain(), "run", "--pipeline=batch-v1", `--set`, `model=${args.model}`, `--only`, args.step, "--no-resume", "--json", reportFile,
       // Every repetition embeds every passage, whatever the embed state recorded last time.
       ...(args.step === "embed_passages" ? ["--force"] : [])]
     const useTime = existsSync("/usr/bin/time")
@@ -260,7 +260,7 @@ export const memoryBench = async (o: MemoryBenchOptions): Promise<void> => {
   }
   process.stdout.write(`\n${text}\n\npeak RSS ratio scale ${o.scales.at(-1)} / scale ${o.scales[0]}: ${Object.entries(ratios).map(([k, v]) => `${k} ${v ?? "-"}`).join(", ")}\n`)
   if (o.json !== null) {
-    writeFileSync(o.json, JSON.stringify({ benchmark: "memory", model: o.model, node_options: o.nodeOptions, machine: machine(), peak_rss_mb: Object.fromEntries(results.map((r) => [`scale${r.scale}/${r.step}`, r.peakRssMb])), peak_rss_ratio: ratios, runs: results, table: text }, null, 2) + "\n")
+    writeFileSync(o.json, JSON.stringify({ benchmark: "memory", model: o.model, node_options: o.nodeOptions, runner_node_flags: runnerMain().slice(0, -1), machine: machine(), peak_rss_mb: Object.fromEntries(results.map((r) => [`scale${r.scale}/${r.step}`, r.peakRssMb])), peak_rss_ratio: ratios, runs: results, table: text }, null, 2) + "\n")
     log(`wrote ${o.json}`)
   }
 }

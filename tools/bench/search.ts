@@ -23,7 +23,7 @@ import type { Embedder, SearchResult } from "@polymath/engine"
 import { connectorsLayer } from "../../apps/runner/src/Connections.ts"
 import { TOPICS } from "../fixtures/src/topics.ts"
 import { queryRows, withClient } from "../fixtures/src/pgClient.ts"
-import { cpuFlags, dsnWithDatabase, ensureBenchDatabase, log, machine, machineLoad, median, nodeBin, repoRoot, round, stackDsn, table } from "./common.ts"
+import { cpuFlags, dsnWithDatabase, ensureBenchDatabase, log, machine, machineLoad, median, nodeBin, repoRoot, runnerMain, round, stackDsn, table } from "./common.ts"
 import { startPrivateNeo4j } from "./memory.ts"
 
 export interface SearchBenchOptions {
@@ -42,7 +42,7 @@ const topicQuery = (t: (typeof TOPICS)[number]): string => `${t.problems[0]} and
 
 /** Runs the runner CLI (the pipeline's own steps) on a bench database; fails the bench when it fails. */
 const runner = (args: ReadonlyArray<string>, env: Record<string, string>) => {
-  const r = spawnSync(nodeBin, [join(repoRoot, "apps/runner/src/main.ts"), ...args], { cwd: repoRoot, env: { ...process.env, POLYMATH_PROFILE: "/dev/null", ...env }, stdio: ["ignore", "ignore", "pipe"] })
+  const r = spawnSync(nodeBin, [...runnerMain(), ...args], { cwd: repoRoot, env: { ...process.env, POLYMATH_PROFILE: "/dev/null", ...env }, stdio: ["ignore", "ignore", "pipe"] })
   if (r.status !== 0 && r.status !== 4) throw new Error(`runner ${args.join(" ")} exited ${r.status}: ${String(r.stderr).slice(-2000)}`)
 }
 
