@@ -16,10 +16,11 @@ export const pythonBin = join(repoRoot, ".cache", "venv", "bin", "python")
 /**
  * The arguments that start the runner CLI of the checkout at `root` as its launchers do: the
  * runner's V8 flags (apps/runner/src/NodeFlags.ts), then its main.ts.
- * POLYMATH_BENCH_RUNNER_FLAGS replaces the flags (empty: none), to measure without them.
+ * POLYMATH_BENCH_RUNNER_FLAGS replaces the flags (empty: none), to measure without them;
+ * `overrideVar` names another variable for one contender (the graph benchmark's baseline).
  */
-export const runnerMain = (root: string = repoRoot): ReadonlyArray<string> => {
-  const override = process.env["POLYMATH_BENCH_RUNNER_FLAGS"]
+export const runnerMain = (root: string = repoRoot, overrideVar = "POLYMATH_BENCH_RUNNER_FLAGS"): ReadonlyArray<string> => {
+  const override = process.env[overrideVar]
   const flags = override === undefined ? runnerNodeFlags : override.split(/\s+/).filter((f) => f !== "")
   return [...flags, join(root, "apps/runner/src/main.ts")]
 }

@@ -73,7 +73,7 @@ const runContender = (contender: GraphContender, dsn: string, uri: string, o: Gr
     const report = join(mkdtempSync(join(tmpdir(), "polymath-bench-graph-")), "report.json")
     const root = contender === "baseline" ? o.baselineRoot! : repoRoot
     return timedNode(
-      [...runnerMain(root), "run", "--pipeline=batch-v1", "--set", "model=bge-small-en-v1.5", "--only", "sync_graph", "--no-resume", "--json", report],
+      [...(contender === "baseline" ? runnerMain(root, "POLYMATH_BENCH_BASELINE_FLAGS") : runnerMain(root)), "run", "--pipeline=batch-v1", "--set", "model=bge-small-en-v1.5", "--only", "sync_graph", "--no-resume", "--json", report],
       { ...process.env, POSTGRES_DSN: dsn, NEO4J_URI: uri, NEO4J_USER: "neo4j", NEO4J_PASSWORD: "" },
       root,
       capFor(o, contender)

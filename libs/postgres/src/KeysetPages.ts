@@ -7,7 +7,7 @@ import { pgFailure } from "./PgError.ts"
 import type { PgError } from "./PgError.ts"
 import { checkedOutClient, runSingleStatement } from "./PgPool.ts"
 import { planSource, sourceLabel } from "./Source.ts"
-import { keyOf, selectWithKeys, stripHidden } from "./SourceKeys.ts"
+import { keysOf, selectWithKeys, stripHidden } from "./SourceKeys.ts"
 
 // Checkpoint tuples are compared as text: a checkpoint read back from JSON may hold a
 // number where the page has the same bigint rendered as a string.
@@ -93,7 +93,7 @@ export const keysetPages = (pool: pg.Pool, source: KeysetSource, after: KeyTuple
           const limit = leading ? source.pageSize + 1 : source.pageSize
           const result = yield* runSingleStatement(client, context, `FETCH FORWARD ${limit} FROM ${CURSOR}`)
           const raw = result.rows as ReadonlyArray<Record<string, Value>>
-          const keys = yield* Effect.forEach(raw, (row) => keyOf(plan, row))
+          const keys = yield* keysOf(plan, raw)
           let start = 0
           if (leading) {
             while (start < keys.length && sameKey(keys[start] as KeyTuple, after!)) start++

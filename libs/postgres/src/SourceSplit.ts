@@ -4,7 +4,7 @@ import type { KeysetSource, KeyTuple, Value } from "@polymath/engine"
 import type { PgError } from "./PgError.ts"
 import { runSingleStatement } from "./PgPool.ts"
 import { planSource, sourceLabel } from "./Source.ts"
-import { keyOf, selectWithKeys } from "./SourceKeys.ts"
+import { keysOf, selectWithKeys } from "./SourceKeys.ts"
 
 /**
  * The keys that cut a source into `parts` ranges of nearly equal row counts: every
@@ -28,5 +28,5 @@ export const splitPoints = (pool: pg.Pool, source: KeysetSource, parts: number):
        ORDER BY ${order}`,
       [...plan.params, parts]
     )
-    return yield* Effect.forEach(result.rows as ReadonlyArray<Record<string, Value>>, (row) => keyOf(plan, row))
+    return yield* keysOf(plan, result.rows as ReadonlyArray<Record<string, Value>>)
   })

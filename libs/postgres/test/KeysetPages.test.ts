@@ -245,6 +245,14 @@ describe("keyset pages", () => {
       expect(bad.reason).toMatchObject({ _tag: "BadData", detail: "InvalidCheckpoint" })
     }))
 
+  it.effect("a key column of a type a checkpoint cannot hold (jsonb) fails naming the source and the column", () =>
+    Effect.gen(function*() {
+      const c = yield* connector()
+      const e = yield* Effect.flip(collect(c.pages(source(`SELECT jsonb_build_object('id', id) AS doc, name FROM "${schema}".items`, ["doc"], 10), null)))
+      expect(e).toMatchObject({ reason: { _tag: "BadData", detail: "UnsupportedKeyType" }, isRetryable: false })
+      expect(e.message).toContain(`key column "doc" must be a scalar`)
+    }))
+
   it.effect("a folded source yields one row per identity, folding each column by its rule, with its row count", () =>
     Effect.gen(function*() {
       const c = yield* connector()
