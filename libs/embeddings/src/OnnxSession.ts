@@ -113,8 +113,10 @@ interface SessionThread {
 }
 
 const startThread = (): SessionThread => {
-  // The thread inherits Node's flags; `--input-type` (a script given with -e) refuses a file entry point.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"))
+  // The thread inherits Node's flags, less those a worker refuses: `--input-type` (a script given
+  // with -e) with a file entry point, and V8's heap sizes (the runner's launchers pass
+  // --max-semi-space-size), which are per process ("Initiated Worker with invalid execArgv flags").
+  const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type") && !/^--(max|min)-[a-z-]*-size(=|$)/.test(a))
   const worker = new Worker(new URL("./OnnxThread.ts", import.meta.url), { execArgv })
   const pending = new Map<number, { resolve: (reply: Success) => void; reject: (error: Error) => void }>()
   let next = 0

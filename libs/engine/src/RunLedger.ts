@@ -106,8 +106,8 @@ export interface RunLedger {
   readonly rejected: (runId: string, limit: number) => Effect.Effect<{ readonly count: number; readonly rows: ReadonlyArray<RejectedRow> }, ConnectorFailure>
   /** Records identity hashes a mirroring unit has read (idempotent). */
   readonly markSeen: (runId: string, unit: string, ids: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectorFailure>
-  /** The positions in `ids` of the hashes the unit has not marked seen in this run. */
-  readonly unseen: (runId: string, unit: string, ids: ReadonlyArray<Uint8Array>) => Effect.Effect<ReadonlyArray<number>, ConnectorFailure>
+  /** The positions in `ids` of the hashes none of `units` has marked seen in this run. */
+  readonly unseen: (runId: string, units: ReadonlyArray<string>, ids: ReadonlyArray<Uint8Array>) => Effect.Effect<ReadonlyArray<number>, ConnectorFailure>
   /**
    * Claims, for a distributed run, the lowest unclaimed of the ranges 0..count-1 of `scope` under the
    * name `claim` (again the same range when asked again under that name); null when all are taken.

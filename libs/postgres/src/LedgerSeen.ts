@@ -21,23 +21,24 @@ export const markSeen = (ctx: LedgerContext, runId: string, unit: string, ids: R
     )
   })
 
-/** The positions in `ids` of the identities the unit has not recorded in this run, in order. */
+/** The positions in `ids` of the identities none of `units` has recorded in this run, in order. */
 export const unseen = (
   ctx: LedgerContext,
   runId: string,
-  unit: string,
+  units: ReadonlyArray<string>,
   ids: ReadonlyArray<Uint8Array>
 ): Effect.Effect<ReadonlyArray<number>, PgError> =>
   Effect.gen(function*() {
     if (ids.length === 0) return []
+    if (units.length === 0) return ids.map((_, i) => i)
     yield* ctx.ensureSchema
     const result = yield* runQuery(
       ctx.pool,
-      `reading identities seen by unit ${JSON.stringify(unit)} of ${runLabel(runId)}`,
+      `reading identities seen by ${units.length === 1 ? "unit" : "units"} ${units.map((u) => JSON.stringify(u)).join(", ")} of ${runLabel(runId)}`,
       `SELECT i.ord - 1 AS i FROM unnest($3::bytea[]) WITH ORDINALITY AS i(id, ord)
-        WHERE NOT EXISTS (SELECT 1 FROM polymath_etl.seen AS s WHERE s.run_id = $1::uuid AND s.unit = $2::text AND s.id = i.id)
+        WHERE NOT EXISTS (SELECT 1 FROM polymath_etl.seen AS s WHERE s.run_id = $1::uuid AND s.unit = ANY($2::text[]) AND s.id = i.id)
         ORDER BY i.ord`,
-      [runId, unit, ids.map(bytea)]
+      [runId, units, ids.map(bytea)]
     )
     return (result.rows as Array<{ i: bigint }>).map((r) => Number(r.i))
   })

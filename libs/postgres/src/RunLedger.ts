@@ -28,7 +28,7 @@ export const makePgRunLedger = (pool: pg.Pool): RunLedger => {
     reject: (runId, rows) => reject(ctx, runId, rows),
     rejected: (runId, limit) => rejected(ctx, runId, limit),
     markSeen: (runId, unit, ids) => markSeen(ctx, runId, unit, ids),
-    unseen: (runId, unit, ids) => unseen(ctx, runId, unit, ids),
+    unseen: (runId, units, ids) => unseen(ctx, runId, units, ids),
     claimRange: (runId, scope, count, claim) => claimRange(ctx, runId, scope, count, claim),
     lastCursor: (identity, source, queryHash) => lastCursor(ctx, identity, source, queryHash),
     cursorWindow: (runId, source) => cursorWindow(ctx, runId, source),

@@ -214,7 +214,7 @@ describe("Postgres run ledger", () => {
       expect(yield* c.ledger.lastCursor(ident, "passages", "q1")).toBeNull()
     }))
 
-  it.effect("markSeen is idempotent and unseen lists the positions not seen by that unit in that run", () =>
+  it.effect("markSeen is idempotent and unseen lists the positions seen by none of the units in that run", () =>
     Effect.gen(function*() {
       const c = yield* connector()
       const pipeline = pipelineName("seen")
@@ -226,12 +226,15 @@ describe("Postgres run ledger", () => {
           yield* c.ledger.markSeen(h.runId, "graph:Concept", [id(9)])
           yield* c.ledger.markSeen(h.runId, "graph:Paper", [])
           expect(yield* seenCount(h.runId)).toBe(5)
-          expect(yield* c.ledger.unseen(h.runId, "graph:Paper", [id(5), id(1), id(9), id(4), id(6)])).toEqual([0, 2, 4])
-          expect(yield* c.ledger.unseen(h.runId, "graph:Concept", [id(9), id(1)])).toEqual([1])
-          expect(yield* c.ledger.unseen(h.runId, "graph:Paper", [])).toEqual([])
+          expect(yield* c.ledger.unseen(h.runId, ["graph:Paper"], [id(5), id(1), id(9), id(4), id(6)])).toEqual([0, 2, 4])
+          // Seen by either of two units: only what neither recorded.
+          expect(yield* c.ledger.unseen(h.runId, ["graph:Paper", "graph:Concept"], [id(5), id(1), id(9), id(4), id(6)])).toEqual([0, 4])
+          expect(yield* c.ledger.unseen(h.runId, [], [id(1), id(9)])).toEqual([0, 1])
+          expect(yield* c.ledger.unseen(h.runId, ["graph:Concept"], [id(9), id(1)])).toEqual([1])
+          expect(yield* c.ledger.unseen(h.runId, ["graph:Paper"], [])).toEqual([])
           // A Buffer slice (as node:crypto hands out) is read at its offset.
           const padded = Buffer.concat([Buffer.from([7, 7, 7]), Buffer.from(id(1))]).subarray(3)
-          expect(yield* c.ledger.unseen(h.runId, "graph:Paper", [padded])).toEqual([])
+          expect(yield* c.ledger.unseen(h.runId, ["graph:Paper"], [padded])).toEqual([])
         })
       )
     }))

@@ -44,7 +44,8 @@ export const missingIdentity = (unit: GraphUnit, roles: ReadonlyMap<string, stri
  * A graph unit's work: rows with an incomplete identity are bad rows; the others are
  * MERGEd (all or nothing under `on_error: fail`); a mirroring unit records the identity
  * of every row it reads, so the sweep after the pass knows what the source still yields
- * (`recordSeen` false: not needed, see Mirror.ts `mustRecordSeen`).
+ * (`recordSeen`: see Mirror.ts `seenDecisions`; a unit that does not mirror records too when another
+ * unit of its sweep group does).
  */
 export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy, graph: GraphConnector, ledger: RunLedger, stamp: Stamp, recordSeen = unit.mirror): PageWork<CheckedPage> => {
   const roles = identityRoles(unit)

@@ -8,7 +8,22 @@ import type { RetryPolicy } from "../Retry.ts"
 import type { RunLedger } from "../RunLedger.ts"
 
 /**
- * The seen set's mark for "no entity of the unit's mapping held the scope when the run
+ * The units of a step whose entities one sweep looks at: a node label, or a relationship type
+ * between two labels. A sweep removes what none of them read, so two mappings of one label
+ * (two sources of Concept nodes, say) never take each other's entities for gone.
+ */
+const sweepGroup = (unit: GraphUnit): string =>
+  unit.write.kind === "nodes" ? JSON.stringify(["nodes", unit.write.label]) : JSON.stringify(["relationships", unit.write.type, unit.write.start.label, unit.write.end.label])
+
+/** For each unit, the units of `units` in its sweep group (itself included), in order. */
+export const sweepPeers = (units: ReadonlyArray<GraphUnit>, unit: GraphUnit): ReadonlyArray<GraphUnit> =>
+  units.filter((u) => sweepGroup(u) === sweepGroup(unit))
+
+/** Whether a unit must record what it reads: some unit of its sweep group mirrors. */
+export const groupMirrors = (units: ReadonlyArray<GraphUnit>, unit: GraphUnit): boolean => sweepPeers(units, unit).some((u) => u.mirror)
+
+/**
+ * The seen set's mark for "nothing of the unit's sweep group held the scope when the run
  * began its pass": then whatever holds the scope at the sweep was written by this run from
  * rows it read, so the pass records no identities and the sweep has nothing to remove
  * (the first sync of an extractor version: per-row bookkeeping was about half of what the
@@ -16,26 +31,50 @@ import type { RunLedger } from "../RunLedger.ts"
  */
 const scopeWasEmpty = new Uint8Array(0)
 
-/** Records that the unit's scope held nothing when this run began the unit's pass. */
-export const markScopeWasEmpty = (ledger: RunLedger, runId: string, unit: GraphUnit): Effect.Effect<void, ConnectorFailure> =>
+const markScopeWasEmpty = (ledger: RunLedger, runId: string, unit: GraphUnit): Effect.Effect<void, ConnectorFailure> =>
   ledger.markSeen(runId, unit.unit, [scopeWasEmpty])
 
-/** Whether this run recorded that the unit's scope held nothing when its pass began (kept across a resume). */
-export const scopeWasEmptyAtStart = (ledger: RunLedger, runId: string, unit: GraphUnit): Effect.Effect<boolean, ConnectorFailure> =>
-  Effect.map(ledger.unseen(runId, unit.unit, [scopeWasEmpty]), (missing) => missing.length === 0)
+const scopeWasEmptyAtStart = (ledger: RunLedger, runId: string, unit: GraphUnit): Effect.Effect<boolean, ConnectorFailure> =>
+  Effect.map(ledger.unseen(runId, [unit.unit], [scopeWasEmpty]), (missing) => missing.length === 0)
+
+const allMarked = (ledger: RunLedger, runId: string, group: ReadonlyArray<GraphUnit>): Effect.Effect<boolean, ConnectorFailure> =>
+  Effect.gen(function*() {
+    for (const u of group) if (!(yield* scopeWasEmptyAtStart(ledger, runId, u))) return false
+    return true
+  })
 
 /**
- * Whether a mirroring unit's pass must record the identities it reads: false when this run
- * found its scope empty (at the unit's first pass in this run, recorded then, or found
- * recorded by the run it resumes). `fresh`: the unit has no checkpoint in this run.
+ * For each unit of a graph step, whether its pass records the identities it reads. Decided per
+ * sweep group, before any unit writes, so a group's units always decide alike: not when no unit
+ * of the group mirrors; not when every unit of the group carries the mark (a resumed run keeps
+ * its first attempt's decision); not when every unit starts its pass afresh (`fresh`: no
+ * checkpoint in this run) and nothing of the group holds the scope, which marks them all;
+ * otherwise yes.
  */
-export const mustRecordSeen = (unit: GraphUnit, scope: SyncScope, graph: GraphConnector, ledger: RunLedger, runId: string, fresh: boolean): Effect.Effect<boolean, ConnectorFailure> =>
+export const seenDecisions = (
+  units: ReadonlyArray<GraphUnit>,
+  scope: SyncScope,
+  graph: GraphConnector,
+  ledger: RunLedger,
+  runId: string,
+  fresh: (unit: GraphUnit) => boolean
+): Effect.Effect<ReadonlyArray<boolean>, ConnectorFailure> =>
   Effect.gen(function*() {
-    if (!unit.mirror) return false
-    if (yield* scopeWasEmptyAtStart(ledger, runId, unit)) return false
-    if (!fresh || (yield* graph.holdsScope(unit.write, scope))) return true
-    yield* markScopeWasEmpty(ledger, runId, unit)
-    return false
+    const decided = new Map<string, boolean>()
+    for (const unit of units) {
+      const key = sweepGroup(unit)
+      if (decided.has(key)) continue
+      const group = sweepPeers(units, unit)
+      if (!group.some((u) => u.mirror) || (yield* allMarked(ledger, runId, group))) {
+        decided.set(key, false)
+      } else if (group.every(fresh) && !(yield* graph.holdsScope(unit.write, scope))) {
+        for (const u of group) yield* markScopeWasEmpty(ledger, runId, u)
+        decided.set(key, false)
+      } else {
+        decided.set(key, true)
+      }
+    }
+    return units.map((u) => decided.get(sweepGroup(u))!)
   })
 
 /** What a sweep removed from one unit's scope. */
@@ -46,21 +85,31 @@ export interface SweepResult {
 
 /**
  * After a complete pass of a mirroring unit: every entity of the unit's mapping that
- * holds this scope but whose identity the pass did not read loses the scope, and is
+ * holds this scope but whose identity no unit of its sweep group (`peers`) read loses the scope, and is
  * deleted when no scope holds it any more (a node only once it has no relationships;
  * nodes left unconnected and unscoped by earlier sweeps go too).
  */
-export const sweep = (unit: GraphUnit, scope: SyncScope, graph: GraphConnector, ledger: RunLedger, runId: string, policy: RetryPolicy, retried: Effect.Effect<void>): Effect.Effect<SweepResult, ConnectorFailure> =>
+export const sweep = (
+  unit: GraphUnit,
+  peers: ReadonlyArray<GraphUnit>,
+  scope: SyncScope,
+  graph: GraphConnector,
+  ledger: RunLedger,
+  runId: string,
+  policy: RetryPolicy,
+  retried: Effect.Effect<void>
+): Effect.Effect<SweepResult, ConnectorFailure> =>
   Effect.gen(function*() {
     const retry = <A>(e: Effect.Effect<A, ConnectorFailure>) => withRetry(e, policy, () => retried)
     let deleted = 0
     let unscoped = 0
     // Everything holding the scope was written by this run from rows it read: nothing to unscope.
-    const allSeen = yield* retry(scopeWasEmptyAtStart(ledger, runId, unit))
+    const allSeen = yield* retry(allMarked(ledger, runId, peers))
+    const names = peers.map((u) => u.unit)
     if (!allSeen) yield* graph.scanScope(unit.write, scope).pipe(
       Stream.runForEach((identities) =>
         Effect.gen(function*() {
-          const missing = yield* retry(ledger.unseen(runId, unit.unit, identities.map(identityHash)))
+          const missing = yield* retry(ledger.unseen(runId, names, identities.map(identityHash)))
           if (missing.length === 0) return
           const r = yield* retry(graph.unscope(unit.write, scope, missing.map((i) => identities[i]!)))
           deleted += r.deleted

@@ -12,7 +12,7 @@ import { rowsTotal } from "../Telemetry.ts"
 import { effectiveSource } from "./Cursors.ts"
 import { embedWork } from "./EmbedWork.ts"
 import { graphWork, identityRoles, missingIdentity } from "./GraphWork.ts"
-import { mustRecordSeen, sweep } from "./Mirror.ts"
+import { groupMirrors, seenDecisions, sweep, sweepPeers } from "./Mirror.ts"
 import type { UnitReport } from "./Report.ts"
 import { graphOf, sqlOf, toStepError } from "./Support.ts"
 import { runInDependencyOrder, unitDependencies } from "./UnitOrder.ts"
@@ -80,7 +80,7 @@ export const embedStepWork = (ctx: RunContext, step: EmbedStep, embedder: Embedd
   Effect.map(Connectors, (connectors) => embedWork(step.unit, step.rows, step.retry, sqlOf(connectors, step.unit.targetConnection), embedder, ctx.run.runId, ctx.plan.pipeline))
 
 /** A graph unit's page work. */
-export const graphUnitWork = (ctx: RunContext, step: GraphStep, u: GraphUnit, recordSeen = u.mirror) =>
+export const graphUnitWork = (ctx: RunContext, step: GraphStep, u: GraphUnit, recordSeen = groupMirrors(step.units, u)) =>
   Effect.map(Connectors, (connectors) => graphWork(u, step.rows, step.retry, graphOf(connectors, step.connection), ctx.ledger, { scope: step.scope, runId: ctx.run.runId }, recordSeen))
 
 export const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
@@ -124,10 +124,9 @@ export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
     yield* ensureGraphSchema(step)
     // Decided for every unit before any writes, so no unit's check sees another's writes.
     const graph = graphOf(yield* Connectors, step.connection)
-    const recordSeen = yield* Effect.forEach(step.units, (u) =>
-      withRetry(mustRecordSeen(u, step.scope, graph, ctx.ledger, ctx.run.runId, !ctx.run.checkpoints.has(u.unit)), step.retry, () => Effect.void).pipe(
-        Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null }))
-      ))
+    const recordSeen = yield* withRetry(seenDecisions(step.units, step.scope, graph, ctx.ledger, ctx.run.runId, (u) => !ctx.run.checkpoints.has(u.unit)), step.retry, () => Effect.void).pipe(
+      Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/seen`, source: "-", keyRange: null }))
+    )
     const ran = yield* runInDependencyOrder(
       unitDependencies(step.units),
       (i, ready) => Effect.flatMap(graphUnitWork(ctx, step, step.units[i]!, recordSeen[i]!), (work) => runPlannedUnit(ctx, step, step.units[i]!, work, undefined, ready)),
@@ -152,13 +151,19 @@ export const mirrorDeletions = (ctx: RunContext, step: GraphStep, passed: Readon
       ctx.notes.push(`${step.name}: nothing removed for on_missing: delete, because --only runs part of the pipeline`)
       return reports
     }
-    // Relationships first: a node is deleted only once nothing connects to it.
+    // Relationships first: a node is deleted only once nothing connects to it. One sweep per
+    // sweep group (the last mirroring unit of the group reports it): it removes what none of the
+    // group's units read.
+    const swept = new Set<GraphUnit>()
     for (const u of [...mirrored].reverse()) {
+      if (swept.has(u)) continue
+      const peers = sweepPeers(step.units, u)
+      for (const p of peers) swept.add(p)
       const i = step.units.indexOf(u)
       const before = reports[i]!
       const retried = yield* Ref.make(0)
       const onRetry = Ref.update(retried, (n) => n + 1)
-      const result = yield* withRetry(sweep(u, step.scope, graph, ctx.ledger, ctx.run.runId, step.retry, onRetry), step.retry, () => onRetry).pipe(
+      const result = yield* withRetry(sweep(u, peers, step.scope, graph, ctx.ledger, ctx.run.runId, step.retry, onRetry), step.retry, () => onRetry).pipe(
         Effect.mapError(toStepError({ step: step.name, unit: u.unit, source: u.source.keyset.name, keyRange: null })),
         Effect.withSpan("polymath.sweep", { attributes: { "polymath.unit": u.unit } }),
         Effect.annotateLogs({ unit: u.unit })
