@@ -47,7 +47,7 @@ export const missingIdentity = (unit: GraphUnit, roles: ReadonlyMap<string, stri
  * (`recordSeen`: see Mirror.ts `seenDecisions`; a unit that does not mirror records too when another
  * unit of its sweep group does).
  */
-export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy, graph: GraphConnector, ledger: RunLedger, stamp: Stamp, recordSeen = unit.mirror): PageWork<CheckedPage> => {
+export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy, graph: GraphConnector, ledger: RunLedger, stamp: Stamp, recordSeen: boolean): PageWork<CheckedPage> => {
   const roles = identityRoles(unit)
   const write = (valid: ReadonlyArray<Row>): Effect.Effect<GraphWriteResult, ConnectorFailure> => {
     const options = { atomic: rows.onError === "fail" }

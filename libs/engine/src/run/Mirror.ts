@@ -15,7 +15,7 @@ import type { RunLedger } from "../RunLedger.ts"
 const sweepGroup = (unit: GraphUnit): string =>
   unit.write.kind === "nodes" ? JSON.stringify(["nodes", unit.write.label]) : JSON.stringify(["relationships", unit.write.type, unit.write.start.label, unit.write.end.label])
 
-/** For each unit, the units of `units` in its sweep group (itself included), in order. */
+/** The units of `units` in `unit`'s sweep group (itself included), in order. */
 export const sweepPeers = (units: ReadonlyArray<GraphUnit>, unit: GraphUnit): ReadonlyArray<GraphUnit> =>
   units.filter((u) => sweepGroup(u) === sweepGroup(unit))
 
