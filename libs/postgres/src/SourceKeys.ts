@@ -15,7 +15,7 @@ type KeyValue = KeyTuple[number]
 /** The name of the hidden column that carries key position `i` as its checkpoint text. */
 export const hiddenKeyColumn = (i: number): string => `__polymath_key_${i}`
 
-/** `src.*` plus one hidden column per date/time key, which `keyOf` reads and `stripHidden` removes. */
+/** `src.*` plus one hidden column per date/time key, which `keysOf` reads and `stripHidden` removes. */
 export const selectWithKeys = (plan: SourcePlan): string =>
   ["src.*", ...plan.rendered.flatMap((r, i) => (r === null ? [] : [`${r} AS ${quoteIdent(hiddenKeyColumn(i))}`]))].join(", ")
 
