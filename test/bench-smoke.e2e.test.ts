@@ -58,9 +58,10 @@ describe("benchmarks in smoke mode", () => {
     }
   })
 
-  it("memory: peak RSS of the runner's embed step", async () => {
+  it("memory: peak RSS of the runner's embed step and of the whole pipeline", async () => {
     const doc = await smoke("memory")
     expect(num(doc, "peak_rss_mb.scale1/embed_passages")).toBeGreaterThan(0)
+    expect(num(doc, "peak_rss_mb.scale1/whole")).toBeGreaterThan(0)
   })
 
   it("graph: seed (capped), hand-tuned and runner", async () => {

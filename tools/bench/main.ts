@@ -22,7 +22,8 @@ const USAGE = `usage: npm run bench -- <command> [options]
 
   --smoke  (embed, memory, graph, vectors, reads, cluster, e2e) a tiny run that only shows the benchmark still works
            (test/bench-smoke.e2e.test.ts runs each): scale 1, 1 repetition; embed 8 passages of the
-           mixed set and memory 1 page, both with bge-small-en-v1.5-q; graph on the scale-1 corpus cut
+           mixed set and memory 1 page (and the whole pipeline, stopped once its graph step has ended),
+           both with bge-small-en-v1.5-q; graph on the scale-1 corpus cut
            to 60 documents (polymath_bench_smoke), no warm-up, the seed capped at 3 s; vectors 256
            rows; reads capped at 10 s. Options given explicitly still apply. Its numbers mean nothing.
 
@@ -55,7 +56,9 @@ const USAGE = `usage: npm run bench -- <command> [options]
     --embed-rows N        embed step over the first N passages of each corpus (default 5000)
     --graph               also run the graph-sync step in full on both scales, into a private
                           Neo4j started and stopped by the benchmark (the stack's is not written)
-    --steps S             embed_passages,sync_graph (default embed_passages; --graph adds sync_graph)
+    --steps S             embed_passages,sync_graph,whole (default embed_passages; --graph adds
+                          sync_graph; whole: the whole pipeline, both steps side by side, in a private
+                          Neo4j, stopped once the graph step has ended and --embed-rows are embedded)
     --scales A,B          (default 1,100)
     --node-options O      NODE_OPTIONS for the runner, e.g. --max-old-space-size=96
     --json FILE
@@ -224,8 +227,8 @@ const main = async (): Promise<void> => {
         model: values.model ?? smokeModel,
         embedRows: int("embed-rows", values["embed-rows"]) ?? (smoke ? 8 : 5000),
         steps: values.steps !== undefined
-          ? list("steps", values.steps, ["embed_passages", "sync_graph"] as const, [])
-          : values.graph ? ["embed_passages", "sync_graph"] : ["embed_passages"],
+          ? list("steps", values.steps, ["embed_passages", "sync_graph", "whole"] as const, [])
+          : values.graph ? ["embed_passages", "sync_graph"] : smoke ? ["embed_passages", "whole"] : ["embed_passages"],
         nodeOptions: values["node-options"] ?? null,
         scales: (values.scales ?? (smoke ? "1" : "1,100")).split(",").map((s) => int("scales", s.trim())!),
         json: values.json ?? null

@@ -9,6 +9,11 @@
  * - graph (`--graph`): `--only sync_graph` in full, into a private Neo4j started for the purpose
  *   (its own home under the system temp dir, its own port, no auth) and stopped afterwards, so the
  *   stack's shared Neo4j is not written.
+ * - whole (`--steps whole`): the whole pipeline as `polymath run` runs it (both steps side by side,
+ *   then verify), into a private Neo4j, every passage re-embedded (`--force`). It runs to the end, or
+ *   is stopped with SIGINT once every graph unit is done and `--embed-rows` passages are embedded:
+ *   the two steps overlap only while the graph step runs, and what the embed step does after that
+ *   is what `embed` measures on its own.
  *
  * Peak RSS: the child's maximum resident set size (/usr/bin/time's %M when available, else the last
  * VmHWM read from /proc), plus VmRSS sampled every 250 ms against the rows done (from the runner's
@@ -20,6 +25,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
+import { parse } from "yaml"
 import { makeEmbedderFactory } from "@polymath/embeddings"
 import { childOf, ensureBenchDatabase, log, machine, nodeBin, repoRoot, runnerMain, restoreCorpus, round, saveOriginalTexts, statusKb, table, freePort } from "./common.ts"
 
@@ -27,7 +33,7 @@ export interface MemoryBenchOptions {
   readonly model: string
   readonly embedRows: number
   /** Steps to measure, of embed_passages and sync_graph. */
-  readonly steps: ReadonlyArray<"embed_passages" | "sync_graph">
+  readonly steps: ReadonlyArray<"embed_passages" | "sync_graph" | "whole">
   readonly scales: ReadonlyArray<number>
   /** NODE_OPTIONS for the runner child, e.g. --max-old-space-size=128 (to tell live data from heap slack). */
   readonly nodeOptions: string | null
@@ -100,7 +106,11 @@ export const startPrivateNeo4j = async (options: { readonly fixedHeap?: boolean 
   }
 }
 
-/** Runs the runner CLI on one step, sampling its memory; stops it with SIGINT after `stopAfter` rows. */
+/**
+ * Runs the runner CLI on one step (or the whole pipeline), sampling its memory; stops it with
+ * SIGINT once `stopAfter` embed rows are done and, for the whole pipeline, `graphUnits` units of
+ * the graph step have ended.
+ */
 const runCli = (args: {
   readonly scale: number
   readonly step: string
@@ -110,12 +120,15 @@ const runCli = (args: {
   readonly neo4jAuth: { user: string; password: string } | null
   readonly stopAfter: number | null
   readonly nodeOptions: string | null
+  /** Units of the graph step: the whole pipeline is stopped only once all of them have ended. */
+  readonly graphUnits?: number
 }): Promise<Measured> =>
   new Promise((resolve, reject) => {
     const reportFile = join(mkdtempSync(join(tmpdir(), "polymath-bench-mem-")), "report.json")
-    const cli = [...runnerMain(), "run", "--pipeline=batch-v1", `--set`, `model=${args.model}`, `--only`, args.step, "--no-resume", "--json", reportFile,
+    const whole = args.step === "whole"
+    const cli = [...runnerMain(), "run", "--pipeline=batch-v1", `--set`, `model=${args.model}`, ...(whole ? [] : ["--only", args.step]), "--no-resume", "--json", reportFile,
       // Every repetition embeds every passage, whatever the embed state recorded last time.
-      ...(args.step === "embed_passages" ? ["--force"] : [])]
+      ...(args.step === "embed_passages" || whole ? ["--force"] : [])]
     const useTime = existsSync("/usr/bin/time")
     const env = {
       ...process.env,
@@ -132,6 +145,9 @@ const runCli = (args: {
     let rows = 0
     const unitTotals = new Map<string, number>()
     const unitDone = new Map<string, number>()
+    const graphEnded = new Set<string>()
+    // Rows that count towards `stopAfter`: the embed step's (the graph step runs to its end).
+    const embedRows = () => [...unitDone].reduce((a, [unit, n]) => a + (unit.startsWith("embed_passages") ? n : 0), 0)
     let hwm = 0
     let maxRssKb: number | null = null
     let interrupted = false
@@ -152,9 +168,11 @@ const runCli = (args: {
         unitDone.set(m[1]!, Number(m[2]))
         if (m[3] !== undefined) unitTotals.set(m[1]!, Number(m[3]))
         rows = [...unitDone.values()].reduce((a, b) => a + b, 0)
-        if (args.stopAfter !== null && rows >= args.stopAfter && !interrupted && nodePid !== null) {
+        if (m[1]!.startsWith("sync_graph/") && /, done$/.test(line)) graphEnded.add(m[1]!)
+        const stop = args.stopAfter !== null && (whole ? embedRows() : rows) >= args.stopAfter && graphEnded.size >= (args.graphUnits ?? 0)
+        if (stop && !interrupted && nodePid !== null) {
           interrupted = true
-          log(`scale ${args.scale} ${args.step}: ${rows} rows done, interrupting (SIGINT)`)
+          log(`scale ${args.scale} ${args.step}: ${rows} rows done (${graphEnded.size} graph units ended), interrupting (SIGINT)`)
           process.kill(nodePid, "SIGINT")
         }
       }
@@ -206,6 +224,13 @@ const runCli = (args: {
     })
   })
 
+// Units of batch-v1's graph step: one per node and relationship mapping.
+const graphUnitCount = (): number => {
+  const spec = parse(readFileSync(join(repoRoot, "pipelines/batch-v1.yaml"), "utf8")) as { steps: { sync_graph: { graph: { nodes: ReadonlyArray<unknown>; relationships: ReadonlyArray<unknown> } } } }
+  const graph = spec.steps.sync_graph.graph
+  return graph.nodes.length + graph.relationships.length
+}
+
 export const memoryBench = async (o: MemoryBenchOptions): Promise<void> => {
   const factory = await Effect.runPromise(makeEmbedderFactory())
   const dim = (await Effect.runPromise(factory.describe(o.model))).dimensions
@@ -227,6 +252,18 @@ export const memoryBench = async (o: MemoryBenchOptions): Promise<void> => {
       const embed = await runCli({ scale, step: "embed_passages", model: o.model, dsn, neo4jUri: stackNeo4j, neo4jAuth: auth, stopAfter: o.embedRows, nodeOptions: o.nodeOptions })
       results.push(embed)
       log(`scale ${scale}: embed ${embed.rows}/${embed.total ?? "?"} rows in ${embed.seconds} s, peak RSS ${embed.peakRssMb} MiB`)
+      await restoreCorpus(dsn)
+    }
+    if (o.steps.includes("whole")) {
+      const neo4j = await startPrivateNeo4j()
+      try {
+        log(`scale ${scale}: the whole pipeline (stopping once the graph step has ended and ~${o.embedRows} passages are embedded)`)
+        const run = await runCli({ scale, step: "whole", model: o.model, dsn, neo4jUri: neo4j.uri, neo4jAuth: null, stopAfter: o.embedRows, nodeOptions: o.nodeOptions, graphUnits: graphUnitCount() })
+        results.push(run)
+        log(`scale ${scale}: whole run ${run.rows} rows in ${run.seconds} s, peak RSS ${run.peakRssMb} MiB`)
+      } finally {
+        await neo4j.stop()
+      }
       await restoreCorpus(dsn)
     }
     if (o.steps.includes("sync_graph")) {
@@ -251,9 +288,9 @@ export const memoryBench = async (o: MemoryBenchOptions): Promise<void> => {
     r.rssAtEndMb?.toFixed(0) ?? "-",
     r.exitCode === 130 ? "interrupted after the rows shown" : "completed"
   ])
-  const text = table(["run (runner CLI, --only step)", "rows", "s", "peak RSS MiB", "RSS at half MiB", "RSS at end MiB", "how it ended"], rows)
+  const text = table(["run (runner CLI, --only step, or whole)", "rows", "s", "peak RSS MiB", "RSS at half MiB", "RSS at end MiB", "how it ended"], rows)
   const ratios: Record<string, number | null> = {}
-  for (const step of ["embed_passages", "sync_graph"]) {
+  for (const step of ["embed_passages", "sync_graph", "whole"]) {
     const small = results.find((r) => r.step === step && r.scale === o.scales[0])
     const big = results.find((r) => r.step === step && r.scale === o.scales.at(-1))
     ratios[step] = small && big && small !== big ? round(big.peakRssMb / small.peakRssMb, 3) : null
