@@ -76,12 +76,24 @@ export interface GraphWriteResult {
   readonly unchanged: number
   readonly rejected: ReadonlyArray<Rejection>
   readonly rolledBack: boolean
+  /** Set when the batch was written as an initial load (CREATE, checked); see `GraphWriteOptions.initialLoad`. */
+  readonly initialLoad?: boolean
 }
 
 /** Options of a batch write. */
 export interface GraphWriteOptions {
   /** All or nothing: roll the batch back when any row is rejected (the `on_error: fail` policy). */
   readonly atomic: boolean
+  /**
+   * Relationships only: the graph held no relationship of the type when the caller's pass began,
+   * and holds `held` now, all created by the pass's earlier batches (`run/InitialLoad.ts`). The
+   * connector may then CREATE instead of MERGE, and checks in the same transaction that the graph
+   * holds exactly `held` plus what it created: anything else (another writer of the type) rolls the
+   * CREATE back and the batch is MERGEd. It MERGEs where a row could match several endpoints, and on
+   * a retried attempt, whose earlier attempt may have committed. `GraphWriteResult.initialLoad`
+   * tells which it did.
+   */
+  readonly initialLoad?: { readonly held: number }
 }
 
 /**
@@ -141,6 +153,8 @@ export interface GraphConnector {
   readonly countInScope: (write: GraphWrite, scope: SyncScope) => Effect.Effect<number, ConnectorFailure>
   /** Whether any entity of `write` holds `scope` (stops at the first). */
   readonly holdsScope: (write: GraphWrite, scope: SyncScope) => Effect.Effect<boolean, ConnectorFailure>
+  /** Whether the graph holds any relationship of the type, whatever its endpoints and scope. */
+  readonly holdsRelationships: (type: string) => Effect.Effect<boolean, ConnectorFailure>
   /** Identifies the store (database id and creation time): a checkpoint is trusted only against the same one. */
   readonly fingerprint: Effect.Effect<string, ConnectorFailure>
   /**

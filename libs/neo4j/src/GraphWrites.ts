@@ -10,9 +10,10 @@ import { missingEndpointReason, prepareNodeBatch, prepareRelationshipBatch } fro
 import type { NodeRowParams, RelationshipRowParams } from "./Batches.ts"
 import { nodeShape, relationshipShape, rowFieldName } from "./Cypher.ts"
 import type { RowGroup } from "./Cypher.ts"
-import { missingEndpointsStatement, nodeMergeStatement, relationshipMergeStatement } from "./MergeStatements.ts"
+import { missingEndpointsStatement, nodeMergeStatement, relationshipCreateStatement, relationshipMergeStatement } from "./MergeStatements.ts"
 import type { Neo4jDriver } from "./Neo4jDriver.ts"
 import { prepareCypher } from "./Neo4jError.ts"
+import { relationshipTypeCountStatement } from "./ScopeStatements.ts"
 import { numberOf, toDriverValue } from "./Values.ts"
 
 // `created` counts entities, `changed` rows: a row whose endpoint key matches two nodes (no
@@ -32,6 +33,10 @@ const rolledBack = (rejected: ReadonlyArray<Rejection>): GraphWriteResult => ({
   rejected: [...rejected].sort((a, b) => a.index - b.index),
   rolledBack: true
 })
+
+// Thrown inside an initial load's transaction when the graph holds relationships of the type this
+// load did not create: the CREATE is rolled back and the batch MERGEd.
+class NotAlone {}
 
 // Thrown inside a managed transaction to roll it back; recognised again outside as the error's cause.
 class RollBack {
@@ -115,13 +120,20 @@ export class UniqueKeys {
   }
 }
 
-/** `writeRelationships` of the connector `name`: one MERGE statement, culprits looked up only when rows found no endpoints. */
+/**
+ * `writeRelationships` of the connector `name`: one MERGE statement (or, for an initial load, a
+ * CREATE and a count), culprits looked up only when rows found no endpoints.
+ */
 export const makeWriteRelationships = (name: string, driver: Neo4jDriver, unique: UniqueKeys = new UniqueKeys()): GraphConnector["writeRelationships"] => (write, rows, stamp, options) =>
   Effect.gen(function*() {
     const context = `${name}: writing ${rows.length} ${write.type} relationships`
     const shape = { ...relationshipShape(write), properties: write.properties.map((p) => p.property), scopeProperty: stamp.scope.property }
     const uniqueEndpoints = unique.has(shape.start.label, shape.start.key) && unique.has(shape.end.label, shape.end.key)
     const mergeText = yield* prepareCypher(context, () => relationshipMergeStatement(shape, uniqueEndpoints))
+    // CREATE needs endpoints that a row matches at most once, or one row would create several.
+    const initialLoad = uniqueEndpoints ? options.initialLoad : undefined
+    const createText = initialLoad === undefined ? null : yield* prepareCypher(context, () => relationshipCreateStatement(shape))
+    const countText = initialLoad === undefined ? null : yield* prepareCypher(context, () => relationshipTypeCountStatement(write.type))
     const missingText = yield* prepareCypher(context, () => missingEndpointsStatement(shape))
     const batch = prepareRelationshipBatch(write, rows)
     const params = { rows: batch.rows.map(relationshipRowParam(!uniqueEndpoints)), scope: stamp.scope.value, runId: stamp.runId }
@@ -143,17 +155,36 @@ export const makeWriteRelationships = (name: string, driver: Neo4jDriver, unique
     }
     if (batch.rows.length === 0) return written(0, 0, 0, batch.rejected)
 
-    return yield* driver.write(context, async (tx: ManagedTransaction) => {
-      const result = await tx.run(mergeText, params)
-      const record = result.records[0]
-      const matched = numberOf(record, "matched")
-      // Only look for the culprits when some rows found no endpoints; the happy path stays one statement.
-      const missing = matched < batch.rows.length ? await findMissing(tx) : []
-      if (missing.length > 0 && options.atomic) throw new RollBack(missing)
-      const created = result.summary.counters.updates().relationshipsCreated
-      const rejected = [...batch.rejected, ...missing].sort((a, b) => a.index - b.index)
-      return written(created, numberOf(record, "changed"), matched, rejected)
-    }).pipe(
+    const attempt = (create: boolean) => {
+      // The driver calls the function again when an attempt fails, and a failed commit may have
+      // committed: only the first attempt may CREATE.
+      let attempts = 0
+      return driver.write(context, async (tx: ManagedTransaction) => {
+        const blind = create && attempts++ === 0
+        const result = await tx.run(blind ? createText! : mergeText, params)
+        const created = result.summary.counters.updates().relationshipsCreated
+        if (blind) {
+          // Another writer's relationship of the type could be one this batch has just created
+          // again. Counted after the CREATE, which waited for any writer holding a start node (a
+          // MERGE there, or another initial load: MergeStatements.ts), so what that writer committed
+          // is counted; what one commits later at these nodes waits for this transaction, and a
+          // MERGE then finds these relationships.
+          const count = numberOf((await tx.run(countText!)).records[0], "count")
+          if (count !== initialLoad!.held + created) throw new NotAlone()
+        }
+        const record = result.records[0]
+        const matched = numberOf(record, "matched")
+        // Only look for the culprits when some rows found no endpoints; the happy path stays one statement.
+        const missing = matched < batch.rows.length ? await findMissing(tx) : []
+        if (missing.length > 0 && options.atomic) throw new RollBack(missing)
+        const rejected = [...batch.rejected, ...missing].sort((a, b) => a.index - b.index)
+        const outcome = written(created, numberOf(record, "changed"), matched, rejected)
+        return blind ? { ...outcome, initialLoad: true } : outcome
+      })
+    }
+    return yield* attempt(createText !== null).pipe(
+      // Rolled back: the batch is MERGEd instead, and the result says it was no initial load.
+      Effect.catchIf((error) => error.cause instanceof NotAlone, () => attempt(false)),
       Effect.catchIf(
         (error) => error.cause instanceof RollBack,
         (error) => Effect.succeed(rolledBack((error.cause as RollBack).rejected))

@@ -106,6 +106,42 @@ export const relationshipMergeStatement = (s: RelationshipStatement, uniqueEndpo
 }
 
 /**
+ * `UNWIND $rows AS row MATCH (a) MATCH (b) CREATE (a)-[r:TYPE {identity..., properties..., scope, stamp}]->(b)`:
+ * the initial load's statement, for a batch none of whose relationships can exist yet
+ * (`GraphWriteOptions.initialLoad`) between endpoints whose keys are unique. It skips MERGE's
+ * search for an existing relationship and the comparison of what it holds, about a fifth of a
+ * MENTIONS batch in Neo4j. Returns the same `matched` and `changed` as the MERGE statement (every
+ * matched row creates its relationship). A null property is not stored, as SET would remove it.
+ */
+// Set and removed in one statement: never stored, it only takes the start node's write lock.
+const initialLoadLock = "`_polymath_initial_load_lock`"
+
+export const relationshipCreateStatement = (s: RelationshipStatement): string => {
+  quote(s.scopeProperty, "scope property")
+  const keySet = new Set(s.key)
+  const properties = s.properties.filter((p) => !keySet.has(p))
+  checkProperties(`relationship write for ${s.type}`, [...s.key, ...properties], s.scopeProperty)
+  const items = [
+    ...s.key.map((k) => `${quote(k, "key property")}: ${rowField("k", k)}`),
+    ...properties.map((p) => `${quote(p, "property")}: ${rowField("p", p)}`),
+    `${quote(s.scopeProperty, "scope property")}: [$scope]`,
+    `${quote(stampProperties.runId)}: $runId`,
+    `${quote(stampProperties.syncedAt)}: datetime()`
+  ]
+  return [
+    "UNWIND $rows AS row",
+    `MATCH ${nodePattern("a", s.start, "s")}`,
+    `MATCH ${nodePattern("b", s.end, "e")}`,
+    // Neo4j 5 lets two transactions CREATE relationships at one node side by side (a MERGE waits
+    // for either); writing a property locks the node, so two initial loads touching one start node
+    // take turns and the later one's count (GraphWrites.ts) sees the earlier's relationships.
+    `SET a.${initialLoadLock} = true REMOVE a.${initialLoadLock}`,
+    `CREATE (a)-[r:${quote(s.type, "relationship type")} {${items.join(", ")}}]->(b)`,
+    "RETURN count(*) AS matched, count(*) AS changed"
+  ].join("\n")
+}
+
+/**
  * Returns, for each row of `$rows` whose start or end node does not exist, its position
  * `n` in `$rows` and which end exists (by position, so the rows need not carry `i`).
  */

@@ -43,6 +43,10 @@ export const relationshipCountStatement = (s: RelationshipShape, scopeProperty: 
 export const nodeHoldsStatement = (s: Pick<NodeShape, "label">, scopeProperty: string): string =>
   `RETURN EXISTS { MATCH (n:${quote(s.label, "label")}) WHERE ${scoped("n", scopeProperty)} } AS held`
 
+/** `count`: the relationships of the type in the whole graph, which Neo4j reads from its count store. */
+export const relationshipTypeCountStatement = (type: string): string =>
+  `MATCH ()-[r:${quote(type, "relationship type")}]->() RETURN count(r) AS count`
+
 /** `held`: whether any relationship of the pattern holds `$scope` (stops at the first). */
 export const relationshipHoldsStatement = (s: RelationshipShape, scopeProperty: string): string =>
   `RETURN EXISTS { ${relationshipMatch(s, false)} WHERE ${scoped("r", scopeProperty)} } AS held`

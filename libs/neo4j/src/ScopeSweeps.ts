@@ -19,6 +19,7 @@ import {
   relationshipCountStatement,
   relationshipHoldsStatement,
   relationshipScanStatement,
+  relationshipTypeCountStatement,
   relationshipUnscopeStatement
 } from "./ScopeStatements.ts"
 import { identityValueFromDriver, numberOf, toDriverValue } from "./Values.ts"
@@ -35,7 +36,7 @@ const identityLength = (write: GraphWrite): number =>
   write.kind === "nodes" ? write.key.length : write.start.key.length + write.end.key.length + write.key.length
 
 /** The scope operations of the connector `name`. */
-export type ScopeSweeps = Pick<GraphConnector, "scanScope" | "unscope" | "deleteOrphans" | "countInScope" | "holdsScope">
+export type ScopeSweeps = Pick<GraphConnector, "scanScope" | "unscope" | "deleteOrphans" | "countInScope" | "holdsScope" | "holdsRelationships">
 
 /** Builds the scope operations of the connector `name` on `driver`. */
 export const makeScopeSweeps = (name: string, driver: Neo4jDriver): ScopeSweeps => {
@@ -111,5 +112,12 @@ export const makeScopeSweeps = (name: string, driver: Neo4jDriver): ScopeSweeps 
       return yield* driver.read(context, async (tx: ManagedTransaction) => (await tx.run(text, { scope: scope.value })).records[0]?.get("held") === true)
     })
 
-  return { scanScope, unscope, deleteOrphans, countInScope, holdsScope }
+  const holdsRelationships: GraphConnector["holdsRelationships"] = (type) =>
+    Effect.gen(function*() {
+      const context = `${name}: counting ${type} relationships`
+      const text = yield* prepareCypher(context, () => relationshipTypeCountStatement(type))
+      return yield* driver.read(context, async (tx: ManagedTransaction) => numberOf((await tx.run(text)).records[0], "count") > 0)
+    })
+
+  return { scanScope, unscope, deleteOrphans, countInScope, holdsScope, holdsRelationships }
 }

@@ -318,6 +318,117 @@ describe("Neo4jConnector (real Neo4j)", () => {
       })
     ))
 
+  it.live("initialLoad CREATEs what MERGE writes between unique endpoints (same counts, rejections and properties), MERGEs when the graph holds relationships of the type it was not told of; holdsRelationships", () =>
+    withGraph((graph) =>
+      Effect.gen(function*() {
+        const paper = L("IlPaper")
+        const concept = L("IlTerm")
+        const merged = L("IL_MERGED")
+        const created = L("IL_CREATED")
+        yield* graph.ensureConstraints([{ label: paper, key: ["doi"] }, { label: concept, key: ["name"] }])
+        yield* graph.writeNodes(nodesOf(paper, ["doi"]), [{ doi: "p1" }, { doi: "p2" }], stamp("setup"), lenient)
+        yield* graph.writeNodes(nodesOf(concept, ["name"]), [{ name: "bert" }, { name: "squad" }], stamp("setup"), lenient)
+        const write = (type: string): RelationshipWrite => ({
+          kind: "relationships",
+          type,
+          start: { label: paper, key: [{ property: "doi", column: "doi" }] },
+          end: { label: concept, key: [{ property: "name", column: "concept" }] },
+          key: [{ property: "version", column: "version" }],
+          properties: [{ property: "score", column: "score" }, { property: "note", column: "note" }]
+        })
+        const rows: ReadonlyArray<Row> = [
+          { doi: "p1", concept: "bert", version: "v1", score: 0.9, note: "a" },
+          { doi: "p1", concept: "bert", version: "v2", score: 0.8, note: null },
+          { doi: "p2", concept: "squad", version: "v1", score: null, note: "c" },
+          { doi: "p3", concept: "bert", version: "v1", score: 0.1, note: "missing start" }
+        ]
+        expect(yield* graph.holdsRelationships(created)).toBe(false)
+        const viaMerge = yield* graph.writeRelationships(write(merged), rows, stamp("run1"), lenient)
+        const viaCreate = yield* graph.writeRelationships(write(created), rows, stamp("run1"), { atomic: false, initialLoad: { held: 0 } })
+        expect(viaCreate.initialLoad).toBe(true)
+        expect(viaMerge.initialLoad).not.toBe(true)
+        expect(counts(viaCreate)).toEqual({ created: 3, updated: 0, unchanged: 0, rejected: 1, rolledBack: false })
+        expect(viaCreate.rejected).toEqual([{ index: 3, reason: `no ${paper} node with doi="p3" (start of ${created})` }])
+        expect(counts(viaMerge)).toEqual(counts(viaCreate))
+        expect(yield* graph.holdsRelationships(created)).toBe(true)
+        const properties = (type: string) =>
+          graph.query(`MATCH (a)-[r:${type}]->(b) RETURN a.doi AS doi, b.name AS name, r {.*, synced_at: valueType(r.synced_at)} AS r ORDER BY doi, name, r.version`, {})
+        expect(yield* properties(created)).toEqual(yield* properties(merged))
+        // What an initial load created, a later MERGE finds unchanged.
+        const again = yield* graph.writeRelationships(write(created), rows.slice(0, 3), stamp("run2"), lenient)
+        expect(counts(again)).toEqual({ created: 0, updated: 0, unchanged: 3, rejected: 0, rolledBack: false })
+        // Told that the graph holds 2 relationships of the type, all the caller's, it finds 3: another
+        // writer's. The CREATE is rolled back and the batch MERGEd: nothing twice.
+        const notAlone = yield* graph.writeRelationships(write(created), rows.slice(0, 1), stamp("run3"), { atomic: false, initialLoad: { held: 2 } })
+        expect(notAlone.initialLoad).not.toBe(true)
+        expect(counts(notAlone)).toEqual({ created: 0, updated: 0, unchanged: 1, rejected: 0, rolledBack: false })
+        expect(yield* graph.countInScope(write(created), scope("v1"))).toBe(3)
+        // Told (wrongly) that all 3 are its own, it trusts the caller (the engine's InitialLoad.ts) and creates without looking.
+        const blind = yield* graph.writeRelationships(write(created), rows.slice(0, 1), stamp("run3"), { atomic: false, initialLoad: { held: 3 } })
+        expect(blind.initialLoad).toBe(true)
+        expect(counts(blind)).toEqual({ created: 1, updated: 0, unchanged: 0, rejected: 0, rolledBack: false })
+        expect(yield* graph.countInScope(write(created), scope("v1"))).toBe(4)
+      })
+    ))
+
+  it.live("two initial loads of one type at once (two runs that each found the type empty): one CREATEs, the other MERGEs, nothing twice", () =>
+    withTwoGraphs((one, two) =>
+      Effect.gen(function*() {
+        const item = L("IlItem")
+        const tagLabel = L("IlTag")
+        const tagged = L("IL_TAGGED")
+        yield* one.ensureConstraints([{ label: item, key: ["id"] }, { label: tagLabel, key: ["tag"] }])
+        yield* two.ensureConstraints([{ label: item, key: ["id"] }, { label: tagLabel, key: ["tag"] }])
+        const ids = Array.from({ length: 300 }, (_, i) => BigInt(i))
+        yield* one.writeNodes(nodesOf(item, ["id"]), ids.map((id) => ({ id })), stamp("setup"), lenient)
+        yield* one.writeNodes(nodesOf(tagLabel, ["tag"]), [{ tag: "x" }, { tag: "y" }], stamp("setup"), lenient)
+        const write: RelationshipWrite = {
+          kind: "relationships",
+          type: tagged,
+          start: { label: item, key: [{ property: "id", column: "id" }] },
+          end: { label: tagLabel, key: [{ property: "tag", column: "tag" }] },
+          key: [],
+          properties: []
+        }
+        const rows = ids.flatMap((id) => [{ id, tag: "x" }, { id, tag: "y" }])
+        const options = { atomic: false, initialLoad: { held: 0 } }
+        const [a, b] = yield* Effect.all([
+          retrying(one.writeRelationships(write, rows, stamp("run-a", "va"), options)),
+          retrying(two.writeRelationships(write, [...rows].reverse(), stamp("run-b", "vb"), options))
+        ], { concurrency: 2 })
+        expect([a.initialLoad === true, b.initialLoad === true].filter((x) => x)).toHaveLength(1)
+        expect(a.created + b.created).toBe(rows.length)
+        // One relationship per row, each holding both runs' scopes.
+        expect(yield* one.query(`MATCH (:${item})-[r:${tagged}]->(:${tagLabel}) RETURN count(r) AS n, count(CASE WHEN 'va' IN r.${scopeProperty} AND 'vb' IN r.${scopeProperty} THEN 1 END) AS both`, {}))
+          .toEqual([{ n: rows.length, both: rows.length }])
+      })
+    ))
+
+  it.live("initialLoad without a uniqueness constraint on an endpoint MERGEs: nothing is created twice", () =>
+    withGraph((graph) =>
+      Effect.gen(function*() {
+        const person = L("IlPerson")
+        const city = L("IlCity")
+        const livesIn = L("IL_LIVES_IN")
+        yield* graph.writeNodes(nodesOf(person, ["pid"]), [{ pid: "a" }], stamp("setup"), lenient)
+        yield* graph.writeNodes(nodesOf(city, ["name"]), [{ name: "Oslo" }], stamp("setup"), lenient)
+        const write: RelationshipWrite = {
+          kind: "relationships",
+          type: livesIn,
+          start: { label: person, key: [{ property: "pid", column: "pid" }] },
+          end: { label: city, key: [{ property: "name", column: "city" }] },
+          key: [],
+          properties: []
+        }
+        const first = yield* graph.writeRelationships(write, [{ pid: "a", city: "Oslo" }], stamp("run1"), { atomic: false, initialLoad: { held: 0 } })
+        expect(first.initialLoad).not.toBe(true)
+        expect(counts(first)).toMatchObject({ created: 1 })
+        const second = yield* graph.writeRelationships(write, [{ pid: "a", city: "Oslo" }], stamp("run1"), { atomic: false, initialLoad: { held: 1 } })
+        expect(counts(second)).toMatchObject({ created: 0, unchanged: 1 })
+        expect(yield* graph.countInScope(write, scope("v1"))).toBe(1)
+      })
+    ))
+
   it.live("without a uniqueness constraint on an endpoint, a row matching two nodes counts once and a missing endpoint beside it is still reported", () =>
     withGraph((graph) =>
       Effect.gen(function*() {

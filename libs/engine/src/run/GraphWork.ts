@@ -45,16 +45,43 @@ export const missingIdentity = (unit: GraphUnit, roles: ReadonlyMap<string, stri
  * MERGEd (all or nothing under `on_error: fail`); a mirroring unit records the identity
  * of every row it reads, so the sweep after the pass knows what the source still yields
  * (`recordSeen`: see Mirror.ts `seenDecisions`; a unit that does not mirror records too when another
- * unit of its sweep group does).
+ * unit of its sweep group does). `initialLoad`: see InitialLoad.ts.
  */
-export const graphWork = (unit: GraphUnit, rows: RowPolicy, policy: RetryPolicy, graph: GraphConnector, ledger: RunLedger, stamp: Stamp, recordSeen: boolean): PageWork<CheckedPage> => {
+export const graphWork = (
+  unit: GraphUnit,
+  rows: RowPolicy,
+  policy: RetryPolicy,
+  graph: GraphConnector,
+  ledger: RunLedger,
+  stamp: Stamp,
+  recordSeen: boolean,
+  initialLoad = false
+): PageWork<CheckedPage> => {
   const roles = identityRoles(unit)
-  const write = (valid: ReadonlyArray<Row>): Effect.Effect<GraphWriteResult, ConnectorFailure> => {
-    const options = { atomic: rows.onError === "fail" }
-    return unit.kind === "nodes"
-      ? graph.writeNodes(unit.write, valid, stamp, options)
-      : graph.writeRelationships(unit.write, valid, stamp, options)
-  }
+  // The initial load (InitialLoad.ts) lasts while every batch is written as one: `held` counts what
+  // it created. Pages are committed one after another, so the two need no lock. A failed attempt
+  // may still have committed, which leaves `held` unknown: it ends the initial load, and a retry
+  // (the same effect run again) MERGEs.
+  let loading = initialLoad
+  let held = 0
+  const write = (valid: ReadonlyArray<Row>): Effect.Effect<GraphWriteResult, ConnectorFailure> =>
+    Effect.suspend(() => {
+      const options = { atomic: rows.onError === "fail", ...(loading ? { initialLoad: { held } } : {}) }
+      const written = unit.kind === "nodes"
+        ? graph.writeNodes(unit.write, valid, stamp, options)
+        : graph.writeRelationships(unit.write, valid, stamp, options)
+      return written.pipe(
+        Effect.tap((result) => {
+          if (result.initialLoad === true) held += result.created
+          else if (loading) {
+            loading = false
+            return Effect.logInfo(`${unit.unit}: the graph holds relationships of its type that this run did not create; MERGE from here on`)
+          }
+          return Effect.void
+        }),
+        Effect.tapError(() => Effect.sync(() => void (loading = false)))
+      )
+    })
   return {
     prepare: (page, context, retried) =>
       Effect.gen(function*() {

@@ -12,6 +12,7 @@ import { rowsTotal } from "../Telemetry.ts"
 import { effectiveSource } from "./Cursors.ts"
 import { embedWork } from "./EmbedWork.ts"
 import { graphWork, identityRoles, missingIdentity } from "./GraphWork.ts"
+import { initialLoadDecisions } from "./InitialLoad.ts"
 import { groupMirrors, seenDecisions, sweep, sweepPeers } from "./Mirror.ts"
 import type { UnitReport } from "./Report.ts"
 import { graphOf, sqlOf, toStepError } from "./Support.ts"
@@ -80,8 +81,8 @@ export const embedStepWork = (ctx: RunContext, step: EmbedStep, embedder: Embedd
   Effect.map(Connectors, (connectors) => embedWork(step.unit, step.rows, step.retry, sqlOf(connectors, step.unit.targetConnection), embedder, ctx.run.runId, ctx.plan.pipeline))
 
 /** A graph unit's page work. */
-export const graphUnitWork = (ctx: RunContext, step: GraphStep, u: GraphUnit, recordSeen = groupMirrors(step.units, u)) =>
-  Effect.map(Connectors, (connectors) => graphWork(u, step.rows, step.retry, graphOf(connectors, step.connection), ctx.ledger, { scope: step.scope, runId: ctx.run.runId }, recordSeen))
+export const graphUnitWork = (ctx: RunContext, step: GraphStep, u: GraphUnit, recordSeen = groupMirrors(step.units, u), initialLoad = false) =>
+  Effect.map(Connectors, (connectors) => graphWork(u, step.rows, step.retry, graphOf(connectors, step.connection), ctx.ledger, { scope: step.scope, runId: ctx.run.runId }, recordSeen, initialLoad))
 
 export const runEmbedStep = (ctx: RunContext, step: EmbedStep) =>
   Effect.scoped(Effect.gen(function*() {
@@ -124,12 +125,24 @@ export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
     yield* ensureGraphSchema(step)
     // Decided for every unit before any writes, so no unit's check sees another's writes.
     const graph = graphOf(yield* Connectors, step.connection)
-    const recordSeen = yield* withRetry(seenDecisions(step.units, step.scope, graph, ctx.ledger, ctx.run.runId, (u) => !ctx.run.checkpoints.has(u.unit)), step.retry, () => Effect.void).pipe(
+    const fresh = (u: GraphUnit) => !ctx.run.checkpoints.has(u.unit)
+    const recordSeen = yield* withRetry(seenDecisions(step.units, step.scope, graph, ctx.ledger, ctx.run.runId, fresh), step.retry, () => Effect.void).pipe(
       Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/seen`, source: "-", keyRange: null }))
     )
+    const initialLoad = yield* withRetry(initialLoadDecisions(ctx.plan, step.units, graph, fresh), step.retry, () => Effect.void).pipe(
+      Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/initial-load`, source: "-", keyRange: null }))
+    )
+    const initial = step.units.filter((_, i) => initialLoad[i])
+    if (initial.length > 0) {
+      const types = initial.map((u) => (u.write.kind === "relationships" ? u.write.type : u.unit))
+      const note = `${step.name}: initial load of ${types.join(", ")} (the graph held none): relationships created without searching for existing ones`
+      ctx.notes.push(note)
+      yield* (yield* Progress).note(note)
+    }
     const ran = yield* runInDependencyOrder(
       unitDependencies(step.units),
-      (i, ready) => Effect.flatMap(graphUnitWork(ctx, step, step.units[i]!, recordSeen[i]!), (work) => runPlannedUnit(ctx, step, step.units[i]!, work, undefined, ready)),
+      (i, ready) =>
+        Effect.flatMap(graphUnitWork(ctx, step, step.units[i]!, recordSeen[i]!, initialLoad[i]!), (work) => runPlannedUnit(ctx, step, step.units[i]!, work, undefined, ready)),
       (r) => r.status === "done" || r.status === "done before",
       ctx.control.stop
     )
