@@ -11,7 +11,7 @@ const typeOf = (unit: GraphUnit): string | null => (unit.write.kind === "relatio
 
 /**
  * For each unit of a graph step, whether its pass is an initial load: its relationships may be
- * CREATEd instead of MERGEd (`GraphWriteOptions.initialLoad`), which saves Neo4j about a fifth of
+ * CREATEd instead of MERGEd (`GraphWriteOptions.initialLoad`), which saves Neo4j about a tenth of
  * the work of a first sync's relationships. Only a relationship unit, and only when no relationship
  * written in this pass can exist already:
  *
@@ -23,11 +23,10 @@ const typeOf = (unit: GraphUnit): string | null => (unit.write.kind === "relatio
  *
  * Within a pass every relationship comes from one row: a source key is unique (pages fail on a
  * repeated one) and either part of the identity, or the source is folded by identity. The connector
- * CREATEs only between endpoints whose keys it made unique, and only on a batch's first attempt.
- *
- * Not covered: another process writing the same relationship type into a graph that held none of
- * it, at the same time and with some of the same relationships, would create those twice (MERGE
- * between two locked nodes would not). Runs of one pipeline exclude each other (the ledger's lock).
+ * CREATEs only between endpoints whose keys it made unique, and checks each batch against writers
+ * outside the run (another version's run started at the same moment, say): it counts the type after
+ * creating, and a count other than what this load created rolls the batch back to a MERGE and ends
+ * the load (`GraphWork.ts`), as does any failed attempt.
  */
 export const initialLoadDecisions = (
   plan: Plan,
