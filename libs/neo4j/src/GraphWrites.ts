@@ -4,17 +4,15 @@
  * rejected (or, for an atomic batch, the whole batch rolled back and every bad row named).
  */
 import { Effect } from "effect"
-import type { GraphConnector, GraphWriteResult, Rejection, Row, Value } from "@polymath/engine"
+import type { GraphConnector, GraphWriteResult, Rejection, Row } from "@polymath/engine"
 import type { ManagedTransaction } from "neo4j-driver"
 import { missingEndpointReason, prepareNodeBatch, prepareRelationshipBatch } from "./Batches.ts"
-import type { NodeRowParams, RelationshipRowParams } from "./Batches.ts"
-import { nodeShape, relationshipShape, rowFieldName } from "./Cypher.ts"
-import type { RowGroup } from "./Cypher.ts"
+import { nodeShape, relationshipShape } from "./Cypher.ts"
 import { missingEndpointsStatement, nodeMergeStatement, relationshipCreateStatement, relationshipMergeStatement } from "./MergeStatements.ts"
 import type { Neo4jDriver } from "./Neo4jDriver.ts"
 import { prepareCypher } from "./Neo4jError.ts"
 import { relationshipTypeCountStatement } from "./ScopeStatements.ts"
-import { numberOf, toDriverValue } from "./Values.ts"
+import { numberOf } from "./Values.ts"
 
 // `created` counts entities, `changed` rows: a row whose endpoint key matches two nodes (no
 // uniqueness constraint) creates two relationships, so the difference can fall below 0.
@@ -46,29 +44,6 @@ class RollBack {
   }
 }
 
-// Rows travel as flat maps (see Cypher.ts). The driver packs a JS number as a Float and a
-// bigint as an Integer, which is the engine's convention.
-const flatten = (out: Record<string, unknown>, group: RowGroup, values: Readonly<Record<string, Value>>): void => {
-  for (const name in values) out[rowFieldName(group, name)] = toDriverValue(values[name])
-}
-
-const nodeRowParam = (row: NodeRowParams): Record<string, unknown> => {
-  const out: Record<string, unknown> = {}
-  flatten(out, "k", row.k)
-  flatten(out, "p", row.p)
-  return out
-}
-
-// `i` only for the statement that counts distinct rows (endpoints whose keys are not unique).
-const relationshipRowParam = (withIndex: boolean) => (row: RelationshipRowParams): Record<string, unknown> => {
-  const out: Record<string, unknown> = withIndex ? { i: BigInt(row.i) } : {}
-  flatten(out, "s", row.s)
-  flatten(out, "e", row.e)
-  flatten(out, "k", row.k)
-  flatten(out, "p", row.p)
-  return out
-}
-
 /** `writeNodes` of the connector `name`: every label group of a batch in one transaction. */
 export const makeWriteNodes = (name: string, driver: Neo4jDriver): GraphConnector["writeNodes"] => (write, rows, stamp, options) =>
   Effect.gen(function*() {
@@ -86,7 +61,7 @@ export const makeWriteNodes = (name: string, driver: Neo4jDriver): GraphConnecto
     const statements = yield* prepareCypher(context, () =>
       batch.groups.map((group) => ({
         text: nodeMergeStatement({ ...shape, extraLabel: group.extraLabel }),
-        params: { rows: group.rows.map(nodeRowParam), scope: stamp.scope.value, runId: stamp.runId }
+        params: { rows: group.rows, scope: stamp.scope.value, runId: stamp.runId }
       })))
     // Every label group of the batch goes into the same transaction, so a batch is all or nothing.
     const outcome = yield* driver.write(context, async (tx: ManagedTransaction) => {
@@ -135,13 +110,14 @@ export const makeWriteRelationships = (name: string, driver: Neo4jDriver, unique
     const createText = initialLoad === undefined ? null : yield* prepareCypher(context, () => relationshipCreateStatement(shape))
     const countText = initialLoad === undefined ? null : yield* prepareCypher(context, () => relationshipTypeCountStatement(write.type))
     const missingText = yield* prepareCypher(context, () => missingEndpointsStatement(shape))
-    const batch = prepareRelationshipBatch(write, rows)
-    const params = { rows: batch.rows.map(relationshipRowParam(!uniqueEndpoints)), scope: stamp.scope.value, runId: stamp.runId }
+    // `i` only for the statement that counts distinct rows (endpoints whose keys are not unique).
+    const batch = prepareRelationshipBatch(write, rows, !uniqueEndpoints)
+    const params = { rows: batch.rows, scope: stamp.scope.value, runId: stamp.runId }
 
     const findMissing = async (tx: ManagedTransaction): Promise<ReadonlyArray<Rejection>> =>
       (await tx.run(missingText, { rows: params.rows })).records.flatMap((record) => {
         // The statement answers with positions in `params.rows`; the report wants indexes in the caller's batch.
-        const index = batch.rows[numberOf(record, "n")]?.i ?? -1
+        const index = batch.index[numberOf(record, "n")] ?? -1
         const row: Row | undefined = rows[index]
         return row === undefined
           ? []

@@ -221,12 +221,14 @@ describe("batches", () => {
       { concept_id: 3n, name: "c", type: "method" },
       { concept_id: 4n, name: "d", type: null }
     ])
-    expect(batch.groups.map((g) => [g.extraLabel, g.rows.map((r) => r.i)])).toEqual([
+    expect(batch.groups.map((g) => [g.extraLabel, g.index])).toEqual([
       ["Method", [0, 2]],
       ["DataSet", [1]],
       [null, [3]]
     ])
-    expect(batch.groups[0]?.rows[0]).toEqual({ i: 0, k: { id: 1n }, p: { name: "a" } })
+    expect(batch.groups[0]?.rows[0]).toEqual({ k_id: 1n, p_name: "a" })
+    // The row whose label column is NULL is in the group without an extra label.
+    expect(batch.groups[2]?.rows[0]).toEqual({ k_id: 4n, p_name: "d" })
     expect(batch.valid).toBe(4)
     expect(batch.rejected).toEqual([])
     expect(labelForValue("task", { column: "type", map: null })).toBe("Task")
@@ -260,7 +262,11 @@ describe("batches", () => {
       { pid: 1n, movie: "M", role: null },
       { movie: "M", role: "x" }
     ])
-    expect(batch.rows).toEqual([{ i: 0, s: { id: 1n }, e: { title: "M" }, k: { role: "Neo" }, p: { paid: 10n } }])
+    expect(batch.rows).toEqual([{ s_id: 1n, e_title: "M", k_role: "Neo", p_paid: 10n }])
+    expect(batch.index).toEqual([0])
+    // With endpoints that are not unique, each row carries its index as an Integer (the statement counts distinct rows).
+    expect(prepareRelationshipBatch(write, [{ pid: 2n, movie: null, role: "x" }, { pid: 1n, movie: "M", role: "Neo" }], true).rows)
+      .toEqual([{ i: 1n, s_id: 1n, e_title: "M", k_role: "Neo", p_paid: null }])
     expect(batch.rejected).toEqual([
       { index: 1, reason: "column movie is null (end key title of ACTED_IN)" },
       { index: 2, reason: "column role is null (identity property role of ACTED_IN)" },
