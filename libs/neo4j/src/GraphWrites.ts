@@ -129,7 +129,8 @@ export const makeWriteRelationships = (name: string, driver: Neo4jDriver, unique
       const missing = batch.rows.length === 0 ? [] : yield* driver.read(context, findMissing)
       return rolledBack([...batch.rejected, ...missing])
     }
-    if (batch.rows.length === 0) return written(0, 0, 0, batch.rejected)
+    // Nothing to create: an initial load goes on.
+    if (batch.rows.length === 0) return createText === null ? written(0, 0, 0, batch.rejected) : { ...written(0, 0, 0, batch.rejected), initialLoad: true }
 
     const attempt = (create: boolean) => {
       // The driver calls the function again when an attempt fails, and a failed commit may have

@@ -75,7 +75,7 @@ export const graphWork = (
           if (result.initialLoad === true) held += result.created
           else if (loading) {
             loading = false
-            return Effect.logInfo(`${unit.unit}: the graph holds relationships of its type that this run did not create; MERGE from here on`)
+            return Effect.logInfo(`${unit.unit}: initial load ended (the graph holds relationships of the type that this run did not create, or the endpoints' keys are not unique): MERGE from here on`)
           }
           return Effect.void
         }),
