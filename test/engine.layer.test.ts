@@ -10,26 +10,19 @@ import { writeFileSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { expect, layer } from "@effect/vitest"
-import { Data, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Effect, Exit, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { loadPipeline } from "@polymath/dsl"
-import { compile, Connectors, execute, Reason } from "@polymath/engine"
-import type { FailureReason, GraphConnector, Plan, RunReport, SqlConnector } from "@polymath/engine"
+import { compile, execute, Reason } from "@polymath/engine"
+import type { FailureReason, Plan, RunReport } from "@polymath/engine"
 import { layerConfig as embedders } from "@polymath/embeddings"
-import { makeNeo4jConnector } from "@polymath/neo4j"
-import { makePgConnector } from "@polymath/postgres"
+import { InjectedFault, realConnectorsLayer } from "./connectors.ts"
 import { cypherScalar, dsnFor, pgExec, pgRows, pgScalar, resetDatabase, resetGraph } from "./support.ts"
 
 const db = "polymath_layer"
 const label = "LayerItem"
 const rows = 30
 const pageSize = 5
-
-class InjectedFault extends Data.TaggedError("InjectedFault")<{ readonly reason: FailureReason; readonly message: string }> {
-  get isRetryable(): boolean {
-    return this.reason.isRetryable
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "layer-"))
 const file = join(dir, "layer_items.yaml")
@@ -55,31 +48,23 @@ type Fault = { readonly page: number; readonly reason: FailureReason; readonly o
 
 /** The real connectors of the plan, the source reader's pages passed through `fault`. */
 const connectorsLayer = (plan: Plan, fault: Fault | null) =>
-  Layer.effect(Connectors, Effect.gen(function*() {
-    const sql = new Map<string, SqlConnector>()
-    const graph = new Map<string, GraphConnector>()
-    for (const c of plan.connections) {
-      if (c.kind === "postgres") sql.set(c.name, yield* makePgConnector({ name: c.name, dsn: c.dsn }))
-      else graph.set(c.name, yield* makeNeo4jConnector({ name: c.name, uri: c.uri, user: c.user, password: c.password, database: c.database }))
-    }
-    if (fault !== null) {
-      const real = sql.get("pg")!
-      let handed = 0
-      let fired = false
-      sql.set("pg", {
-        ...real,
-        pages: (source, after) =>
-          real.pages(source, after).pipe(Stream.mapEffect((page) => {
-            handed++
-            if (handed !== fault.page || fired) return Effect.succeed(page)
-            if ("hang" in fault) return Effect.never
-            if (fault.once) fired = true
-            return Effect.fail(new InjectedFault({ reason: fault.reason, message: `injected ${fault.reason._tag} at page ${fault.page}` }))
-          }))
-      })
-    }
-    return Connectors.of({ sql, graph })
-  }))
+  realConnectorsLayer(plan, ({ sql }) => {
+    if (fault === null) return
+    const real = sql.get("pg")!
+    let handed = 0
+    let fired = false
+    sql.set("pg", {
+      ...real,
+      pages: (source, after) =>
+        real.pages(source, after).pipe(Stream.mapEffect((page) => {
+          handed++
+          if (handed !== fault.page || fired) return Effect.succeed(page)
+          if ("hang" in fault) return Effect.never
+          if (fault.once) fired = true
+          return Effect.fail(new InjectedFault({ reason: fault.reason, message: `injected ${fault.reason._tag} at page ${fault.page}` }))
+        }))
+    })
+  })
 
 const planOf = Effect.gen(function*() {
   const loaded = yield* loadPipeline(file, { set: [], allowMissingEnv: false })

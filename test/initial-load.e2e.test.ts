@@ -10,13 +10,12 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { expect, layer } from "@effect/vitest"
-import { Data, Effect, Exit, Layer } from "effect"
+import { Effect, Exit } from "effect"
 import { loadPipeline } from "@polymath/dsl"
-import { compile, Connectors, execute, Reason } from "@polymath/engine"
-import type { FailureReason, GraphConnector, GraphWriteOptions, Plan, RunReport, SqlConnector } from "@polymath/engine"
+import { compile, execute, Reason } from "@polymath/engine"
+import type { FailureReason, GraphWriteOptions, Plan, RunReport } from "@polymath/engine"
 import { layerConfig as embedders } from "@polymath/embeddings"
-import { makeNeo4jConnector } from "@polymath/neo4j"
-import { makePgConnector } from "@polymath/postgres"
+import { InjectedFault, realConnectorsLayer } from "./connectors.ts"
 import { cypherScalar, cypherWrite, dsnFor, pgExec, pgRows, pgScalar, resetDatabase, resetGraph } from "./support.ts"
 
 const db = "polymath_initial_load"
@@ -26,12 +25,6 @@ const type = "INIT_TAGGED"
 const items = 24
 const tags = 5
 const pageSize = 10
-
-class InjectedFault extends Data.TaggedError("InjectedFault")<{ readonly reason: FailureReason; readonly message: string }> {
-  get isRetryable(): boolean {
-    return this.reason.isRetryable
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "initial-load-"))
 // Each item is tagged with 2 or 3 of the tags; `note` is NULL on some links (not stored).
@@ -73,13 +66,7 @@ type Fault = { readonly call: number; readonly reason: FailureReason } | { reado
 
 /** The real connectors of the plan; writeRelationships passed through `fault`, its options recorded. */
 const connectorsLayer = (plan: Plan, fault: Fault | null, seen: Array<GraphWriteOptions>) =>
-  Layer.effect(Connectors, Effect.gen(function*() {
-    const sql = new Map<string, SqlConnector>()
-    const graph = new Map<string, GraphConnector>()
-    for (const c of plan.connections) {
-      if (c.kind === "postgres") sql.set(c.name, yield* makePgConnector({ name: c.name, dsn: c.dsn }))
-      else graph.set(c.name, yield* makeNeo4jConnector({ name: c.name, uri: c.uri, user: c.user, password: c.password, database: c.database }))
-    }
+  realConnectorsLayer(plan, ({ graph }) => {
     const real = graph.get("graph")!
     let calls = 0
     graph.set("graph", {
@@ -93,8 +80,7 @@ const connectorsLayer = (plan: Plan, fault: Fault | null, seen: Array<GraphWrite
           return Effect.fail(new InjectedFault({ reason: fault.reason, message: `injected ${fault.reason._tag} after write ${calls} committed` }))
         })
     })
-    return Connectors.of({ sql, graph })
-  }))
+  })
 
 const runWith = (file: string, fault: Fault | null = null, seen: Array<GraphWriteOptions> = []) =>
   Effect.gen(function*() {
