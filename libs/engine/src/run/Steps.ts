@@ -132,9 +132,8 @@ export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
     const initialLoad = yield* withRetry(initialLoadDecisions(ctx.plan, step.units, graph, fresh), step.retry, () => Effect.void).pipe(
       Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/initial-load`, source: "-", keyRange: null }))
     )
-    const initial = step.units.filter((_, i) => initialLoad[i])
-    if (initial.length > 0) {
-      const types = initial.map((u) => (u.write.kind === "relationships" ? u.write.type : u.unit))
+    const types = step.units.flatMap((u, i) => (initialLoad[i] && u.write.kind === "relationships" ? [u.write.type] : []))
+    if (types.length > 0) {
       const note = `${step.name}: initial load of ${types.join(", ")} (the graph held none): relationships created without searching for existing ones`
       ctx.notes.push(note)
       yield* (yield* Progress).note(note)
