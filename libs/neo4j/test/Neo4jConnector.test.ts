@@ -58,6 +58,25 @@ const nodesOf = (label: string, key: ReadonlyArray<string>, properties: Readonly
   labelFrom
 })
 
+/** A relationship mapping; endpoint keys map property -> column, identity and other properties are read from columns of their name. */
+const relationshipsOf = (
+  type: string,
+  start: { readonly label: string; readonly key: Readonly<Record<string, string>> },
+  end: { readonly label: string; readonly key: Readonly<Record<string, string>> },
+  key: ReadonlyArray<string> = [],
+  properties: ReadonlyArray<string> = []
+): RelationshipWrite => {
+  const endpoint = (e: typeof start) => ({ label: e.label, key: Object.entries(e.key).map(([property, column]) => ({ property, column })) })
+  return {
+    kind: "relationships",
+    type,
+    start: endpoint(start),
+    end: endpoint(end),
+    key: key.map((k) => ({ property: k, column: k })),
+    properties: properties.map((p) => ({ property: p, column: p }))
+  }
+}
+
 /**
  * Every node of the given labels and every relationship between them, with each property's
  * value and type, so that "untouched" can be checked exactly (synced_at to the nanosecond).
@@ -328,14 +347,7 @@ describe("Neo4jConnector (real Neo4j)", () => {
         yield* graph.ensureConstraints([{ label: paper, key: ["doi"] }, { label: concept, key: ["name"] }])
         yield* graph.writeNodes(nodesOf(paper, ["doi"]), [{ doi: "p1" }, { doi: "p2" }], stamp("setup"), lenient)
         yield* graph.writeNodes(nodesOf(concept, ["name"]), [{ name: "bert" }, { name: "squad" }], stamp("setup"), lenient)
-        const write = (type: string): RelationshipWrite => ({
-          kind: "relationships",
-          type,
-          start: { label: paper, key: [{ property: "doi", column: "doi" }] },
-          end: { label: concept, key: [{ property: "name", column: "concept" }] },
-          key: [{ property: "version", column: "version" }],
-          properties: [{ property: "score", column: "score" }, { property: "note", column: "note" }]
-        })
+        const write = (type: string) => relationshipsOf(type, { label: paper, key: { doi: "doi" } }, { label: concept, key: { name: "concept" } }, ["version"], ["score", "note"])
         const rows: ReadonlyArray<Row> = [
           { doi: "p1", concept: "bert", version: "v1", score: 0.9, note: "a" },
           { doi: "p1", concept: "bert", version: "v2", score: 0.8, note: null },
@@ -382,14 +394,7 @@ describe("Neo4jConnector (real Neo4j)", () => {
         const ids = Array.from({ length: 300 }, (_, i) => BigInt(i))
         yield* one.writeNodes(nodesOf(item, ["id"]), ids.map((id) => ({ id })), stamp("setup"), lenient)
         yield* one.writeNodes(nodesOf(tagLabel, ["tag"]), [{ tag: "x" }, { tag: "y" }], stamp("setup"), lenient)
-        const write: RelationshipWrite = {
-          kind: "relationships",
-          type: tagged,
-          start: { label: item, key: [{ property: "id", column: "id" }] },
-          end: { label: tagLabel, key: [{ property: "tag", column: "tag" }] },
-          key: [],
-          properties: []
-        }
+        const write = relationshipsOf(tagged, { label: item, key: { id: "id" } }, { label: tagLabel, key: { tag: "tag" } })
         const rows = ids.flatMap((id) => [{ id, tag: "x" }, { id, tag: "y" }])
         const options = { atomic: false, initialLoad: { held: 0 } }
         const [a, b] = yield* Effect.all([
@@ -412,14 +417,7 @@ describe("Neo4jConnector (real Neo4j)", () => {
         const livesIn = L("IL_LIVES_IN")
         yield* graph.writeNodes(nodesOf(person, ["pid"]), [{ pid: "a" }], stamp("setup"), lenient)
         yield* graph.writeNodes(nodesOf(city, ["name"]), [{ name: "Oslo" }], stamp("setup"), lenient)
-        const write: RelationshipWrite = {
-          kind: "relationships",
-          type: livesIn,
-          start: { label: person, key: [{ property: "pid", column: "pid" }] },
-          end: { label: city, key: [{ property: "name", column: "city" }] },
-          key: [],
-          properties: []
-        }
+        const write = relationshipsOf(livesIn, { label: person, key: { pid: "pid" } }, { label: city, key: { name: "city" } })
         const first = yield* graph.writeRelationships(write, [{ pid: "a", city: "Oslo" }], stamp("run1"), { atomic: false, initialLoad: { held: 0 } })
         expect(first.initialLoad).not.toBe(true)
         expect(counts(first)).toMatchObject({ created: 1 })
