@@ -34,7 +34,10 @@ export const e2eEnv = (db: string = e2eDatabase): NodeJS.ProcessEnv => ({
   ...process.env,
   POSTGRES_DSN: dsnFor(db),
   // A developer's polymath.local.yaml (from npm run demo) must not change what the tests run.
-  POLYMATH_PROFILE: "/dev/null"
+  POLYMATH_PROFILE: "/dev/null",
+  // The runner starts as users start it, from its bundle (the global set-up rebuilds a stale one);
+  // a runner that would fall back to its sources fails instead of passing unnoticed.
+  POLYMATH_BUNDLE: "require"
 })
 
 export interface Exited {

@@ -1,6 +1,6 @@
 /** Helpers shared by the benchmarks: statistics, tables, machine load, the benchmark databases. */
 import { execSync, spawnSync } from "node:child_process"
-import { readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { availableParallelism, cpus, loadavg, totalmem } from "node:os"
 import { join, resolve } from "node:path"
@@ -23,6 +23,21 @@ export const runnerMain = (root: string = repoRoot, overrideVar = "POLYMATH_BENC
   const override = process.env[overrideVar]
   const flags = override === undefined ? runnerNodeFlags : override.split(/\s+/).filter((f) => f !== "")
   return [...flags, join(root, "apps/runner/src/main.ts")]
+}
+
+/**
+ * Makes the runner of the checkout at `root` start as users' runs do, from its bundle
+ * (apps/runner/src/BundleCheck.ts): builds it with that checkout's own builder when stale. Says
+ * what the runner will load, for the benchmark's log; a checkout from before the bundle existed
+ * starts from its sources.
+ */
+export const prepareRunner = (root: string = repoRoot): string => {
+  const builder = join(root, "apps/runner/src/BundleBuild.ts")
+  if (!existsSync(builder)) return "its sources (this checkout has no bundle builder)"
+  const r = spawnSync(nodeBin, [builder, "--if-stale", "--quiet"], { cwd: root, encoding: "utf8" })
+  if (r.status !== 0) throw new Error(`the runner's bundle in ${root} did not build: ${(r.stderr ?? "").trim()}`)
+  const build = (JSON.parse(readFileSync(join(root, "apps/runner/dist/bundle.json"), "utf8")) as { build: string }).build
+  return `its bundle (apps/runner/dist/${build})`
 }
 
 export const median = (xs: ReadonlyArray<number>): number => {

@@ -8,7 +8,9 @@
  *   caller already set them
  * - never stops the stack: it is reused by the next run (`npm run stack -- down` stops it)
  *
- * POLYMATH_STACK_SKIP=1 skips all of this (e.g. when the variables point at other servers).
+ * - rebuilds the runner's bundle when it no longer matches the sources (apps/runner/src/BundleBuild.ts)
+ *
+ * POLYMATH_STACK_SKIP=1 skips the stack (e.g. when the variables point at other servers).
  */
 import { execFileSync } from "node:child_process"
 import * as path from "node:path"
@@ -46,6 +48,8 @@ export const parseEnvExports = (text: string): Map<string, string> => {
 }
 
 export function setup(): void {
+  // The tests start the runner as users do, from its bundle: rebuilt here when a source changed.
+  execFileSync(process.execPath, [path.join(repoRoot, "apps", "runner", "src", "BundleBuild.ts"), "--if-stale"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] })
   if (process.env["POLYMATH_STACK_SKIP"] === "1") return
   try {
     execFileSync("bash", [script, "up"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] })

@@ -34,6 +34,7 @@ export const environmentHelp = `Environment:
   POLYMATH_EMBED_SESSIONS                               CPU sessions of a model run side by side, threads split (default 2; 1 over 1 GiB)
   POLYMATH_EMBED_PRECISION                              auto: on CPU, a model's registered int8 variant runs in its place; fp32: never
   POLYMATH_HEAP_GROWING_PERCENT                         how far V8 grows the heap over live data, in % (default 20; 0: V8's heuristic)
+  POLYMATH_BUNDLE                                       auto: start from the runner's bundle when it matches the sources (npm run bundle); off; require
   POLYMATH_LOG_LEVEL, POLYMATH_LOG_FORMAT               defaults for --log-level and --log-format (debug|info|warn|error; text|json)
   POLYMATH_PROFILE                                      machine defaults for params (default polymath.local.yaml, written by npm run demo)
   POLYMATH_DEBUG=1                                      print stack traces of internal errors

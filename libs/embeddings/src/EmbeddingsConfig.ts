@@ -1,4 +1,5 @@
-import { join, resolve } from "node:path"
+import { existsSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
 import { Config, ConfigProvider, Effect, Option } from "effect"
 import { embeddingError } from "./EmbeddingError.ts"
 import type { EmbeddingError } from "./EmbeddingError.ts"
@@ -36,8 +37,19 @@ export type Precision = "auto" | "fp32"
 
 export const precisions: ReadonlyArray<Precision> = ["auto", "fp32"]
 
-/** The repository root, three levels above this file (libs/embeddings/src). */
-const repoRoot = resolve(import.meta.dirname, "../../..")
+/**
+ * The repository root: the nearest folder above this module that holds nx.json. This module is
+ * libs/embeddings/src/EmbeddingsConfig.ts, or part of a chunk of the runner's bundle
+ * (apps/runner/dist/<build>/), so its depth differs.
+ */
+const repoRoot = ((): string => {
+  for (let dir = import.meta.dirname; ;) {
+    if (existsSync(join(dir, "nx.json"))) return dir
+    const up = dirname(dir)
+    if (up === dir) return resolve(import.meta.dirname, "../../..")
+    dir = up
+  }
+})()
 
 // A SourceError carries our sentence as its message unchanged (a SchemaError would reword it).
 const invalid = (message: string) => Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message })))

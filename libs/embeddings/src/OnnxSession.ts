@@ -117,7 +117,10 @@ const startThread = (): SessionThread => {
   // with -e) with a file entry point, and V8's heap sizes (the runner's launchers pass
   // --max-semi-space-size), which are per process ("Initiated Worker with invalid execArgv flags").
   const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type") && !/^--(max|min)-[a-z-]*-size(=|$)/.test(a))
-  const worker = new Worker(new URL("./OnnxThread.ts", import.meta.url), { execArgv })
+  // In the runner's bundle (apps/runner/src/BundleBuild.ts) this module is part of a chunk, and the thread is
+  // the bundle's second entry beside it.
+  const thread = import.meta.url.endsWith(".ts") ? "./OnnxThread.ts" : "./OnnxThread.mjs"
+  const worker = new Worker(new URL(thread, import.meta.url), { execArgv })
   const pending = new Map<number, { resolve: (reply: Success) => void; reject: (error: Error) => void }>()
   let next = 0
   let dead: Error | null = null
