@@ -49,7 +49,7 @@ export const parseEnvExports = (text: string): Map<string, string> => {
 
 export function setup(): void {
   // The tests start the runner as users do, from its bundle: rebuilt here when a source changed.
-  execFileSync(process.execPath, [path.join(repoRoot, "apps", "runner", "src", "BundleBuild.ts"), "--if-stale"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] })
+  execFileSync(process.execPath, [path.join(repoRoot, "apps", "runner", "src", "BundleBuild.ts"), "--if-stale", "--quiet"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] })
   if (process.env["POLYMATH_STACK_SKIP"] === "1") return
   try {
     execFileSync("bash", [script, "up"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] })

@@ -120,11 +120,9 @@ if (import.meta.main) {
   }
   try {
     const r = await buildRunnerBundle({ ifStale: values["if-stale"] })
-    if (!values.quiet) {
-      process.stderr.write(r.built
-        ? `bundle: built apps/runner/dist/${r.build} from ${r.inputs} files in ${r.seconds.toFixed(1)} s (${r.reason})\n`
-        : "bundle: apps/runner/dist is current\n")
-    }
+    // --quiet: nothing to say while the bundle is current; a rebuild is always reported.
+    if (r.built) process.stderr.write(`bundle: built apps/runner/dist/${r.build} from ${r.inputs} files in ${r.seconds.toFixed(1)} s (${r.reason})\n`)
+    else if (!values.quiet) process.stderr.write("bundle: apps/runner/dist is current\n")
   } catch (e) {
     process.stderr.write(`bundle: ${e instanceof Error ? e.message : String(e)}\n`)
     process.exit(1)
