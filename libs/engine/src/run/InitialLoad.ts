@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import type { ConnectorFailure } from "../ConnectorError.ts"
 import type { GraphConnector } from "../GraphConnector.ts"
 import type { GraphUnit, Plan } from "../Plan.ts"
+import { decisionConcurrency } from "./Mirror.ts"
 
 /** The relationship units of every graph step of the plan. */
 const relationshipUnits = (plan: Plan): ReadonlyArray<GraphUnit> =>
@@ -37,16 +38,13 @@ export const initialLoadDecisions = (
   Effect.gen(function*() {
     const writers = new Map<string, number>()
     for (const u of relationshipUnits(plan)) writers.set(typeOf(u)!, (writers.get(typeOf(u)!) ?? 0) + 1)
-    const empty = new Map<string, boolean>()
-    const decisions: Array<boolean> = []
-    for (const unit of units) {
+    // The type each unit would load, when the rules above allow it; the graph is asked once per type.
+    const candidates = units.map((unit) => {
       const type = typeOf(unit)
-      if (type === null || writers.get(type) !== 1 || !fresh(unit)) {
-        decisions.push(false)
-        continue
-      }
-      if (!empty.has(type)) empty.set(type, !(yield* graph.holdsRelationships(type)))
-      decisions.push(empty.get(type)!)
-    }
-    return decisions
+      return type === null || writers.get(type) !== 1 || !fresh(unit) ? null : type
+    })
+    const types = [...new Set(candidates.filter((t): t is string => t !== null))]
+    const held = yield* Effect.forEach(types, (type) => graph.holdsRelationships(type), { concurrency: decisionConcurrency })
+    const empty = new Map(types.map((type, i) => [type, !held[i]!] as const))
+    return candidates.map((type) => type !== null && empty.get(type)!)
   })

@@ -38,10 +38,14 @@ const scopeWasEmptyAtStart = (ledger: RunLedger, runId: string, unit: GraphUnit)
   Effect.map(ledger.unseen(runId, [unit.unit], [scopeWasEmpty]), (missing) => missing.length === 0)
 
 const allMarked = (ledger: RunLedger, runId: string, group: ReadonlyArray<GraphUnit>): Effect.Effect<boolean, ConnectorFailure> =>
-  Effect.gen(function*() {
-    for (const u of group) if (!(yield* scopeWasEmptyAtStart(ledger, runId, u))) return false
-    return true
-  })
+  Effect.map(Effect.forEach(group, (u) => scopeWasEmptyAtStart(ledger, runId, u), { concurrency: decisionConcurrency }), (marks) => marks.every((m) => m))
+
+/**
+ * Queries a step's start-up decisions run at once: each is a round trip or two, and one after the
+ * other they were a quarter of a second of a first sync's set-up (the graph's query plans are new
+ * after its constraints were made). Bounded, as a pipeline may map dozens of labels.
+ */
+export const decisionConcurrency = 8
 
 /**
  * For each unit of a graph step, whether its pass records the identities it reads. Decided per
@@ -60,20 +64,21 @@ export const seenDecisions = (
   fresh: (unit: GraphUnit) => boolean
 ): Effect.Effect<ReadonlyArray<boolean>, ConnectorFailure> =>
   Effect.gen(function*() {
-    const decided = new Map<string, boolean>()
-    for (const unit of units) {
-      const key = sweepGroup(unit)
-      if (decided.has(key)) continue
-      const group = sweepPeers(units, unit)
-      if (!group.some((u) => u.mirror) || (yield* allMarked(ledger, runId, group))) {
-        decided.set(key, false)
-      } else if (group.every(fresh) && !(yield* graph.holdsScope(unit.write, scope))) {
-        for (const u of group) yield* markScopeWasEmpty(ledger, runId, u)
-        decided.set(key, false)
-      } else {
-        decided.set(key, true)
-      }
-    }
+    // Each group once, asked about through its first unit; the groups are independent of each other.
+    const groups = new Map<string, GraphUnit>()
+    for (const unit of units) if (!groups.has(sweepGroup(unit))) groups.set(sweepGroup(unit), unit)
+    const decide = (unit: GraphUnit): Effect.Effect<boolean, ConnectorFailure> =>
+      Effect.gen(function*() {
+        const group = sweepPeers(units, unit)
+        if (!group.some((u) => u.mirror) || (yield* allMarked(ledger, runId, group))) return false
+        if (group.every(fresh) && !(yield* graph.holdsScope(unit.write, scope))) {
+          yield* Effect.forEach(group, (u) => markScopeWasEmpty(ledger, runId, u), { concurrency: decisionConcurrency, discard: true })
+          return false
+        }
+        return true
+      })
+    const decisions = yield* Effect.forEach([...groups], ([key, unit]) => Effect.map(decide(unit), (d) => [key, d] as const), { concurrency: decisionConcurrency })
+    const decided = new Map(decisions)
     return units.map((u) => decided.get(sweepGroup(u))!)
   })
 

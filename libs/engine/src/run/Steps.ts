@@ -122,16 +122,19 @@ export const ensureGraphSchema = (step: GraphStep) =>
 
 export const runGraphStep = (ctx: RunContext, step: GraphStep) =>
   Effect.gen(function*() {
-    yield* ensureGraphSchema(step)
-    // Decided for every unit before any writes, so no unit's check sees another's writes.
+    // Decided for every unit before any writes, so no unit's check sees another's writes. The
+    // constraints write no data, so the decisions are taken while they are made.
     const graph = graphOf(yield* Connectors, step.connection)
     const fresh = (u: GraphUnit) => !ctx.run.checkpoints.has(u.unit)
-    const recordSeen = yield* withRetry(seenDecisions(step.units, step.scope, graph, ctx.ledger, ctx.run.runId, fresh), step.retry, () => Effect.void).pipe(
-      Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/seen`, source: "-", keyRange: null }))
-    )
-    const initialLoad = yield* withRetry(initialLoadDecisions(ctx.plan, step.units, graph, fresh), step.retry, () => Effect.void).pipe(
-      Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/initial-load`, source: "-", keyRange: null }))
-    )
+    const [, recordSeen, initialLoad] = yield* Effect.all([
+      ensureGraphSchema(step),
+      withRetry(seenDecisions(step.units, step.scope, graph, ctx.ledger, ctx.run.runId, fresh), step.retry, () => Effect.void).pipe(
+        Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/seen`, source: "-", keyRange: null }))
+      ),
+      withRetry(initialLoadDecisions(ctx.plan, step.units, graph, fresh), step.retry, () => Effect.void).pipe(
+        Effect.mapError(toStepError({ step: step.name, unit: `${step.name}/initial-load`, source: "-", keyRange: null }))
+      )
+    ], { concurrency: "unbounded" })
     const types = step.units.flatMap((u, i) => (initialLoad[i] && u.write.kind === "relationships" ? [u.write.type] : []))
     if (types.length > 0) {
       const note = `${step.name}: initial load of ${types.join(", ")} (the graph held none): relationships created without searching for existing ones`
