@@ -5,7 +5,7 @@
  * new folder apps/runner/dist/<build>/, then writes apps/runner/dist/bundle.json (the build and
  * every source file it read, with size and mtime) by an atomic rename, so a runner that starts
  * meanwhile loads the old build or the new one, never half of one. Builds other than the new one and
- * the one it replaces are removed. Not part of the program (nothing it loads imports this file).
+ * the one it replaces are removed once ten minutes old. Not part of the program (nothing it loads imports this file).
  *
  *     npm run bundle                                      build (node apps/runner/src/BundleBuild.ts)
  *     node apps/runner/src/BundleBuild.ts --if-stale      build unless the bundle matches the sources
@@ -80,7 +80,8 @@ export const buildRunnerBundle = async (options: BundleOptions = {}): Promise<Bu
     platform: "node",
     external,
     logLevel: "warn",
-    output: { dir: out, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", keepNames: true }
+    // Source maps: POLYMATH_DEBUG=1's stack traces name our source files (main.ts turns them on).
+    output: { dir: out, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", keepNames: true, sourcemap: true }
   })
   const realRoot = realpathSync(root)
   const sources = new Set<string>()
@@ -105,9 +106,12 @@ export const buildRunnerBundle = async (options: BundleOptions = {}): Promise<Bu
   writeFileSync(tmp, JSON.stringify(manifest))
   renameSync(tmp, join(dir, manifestName))
   // Keep the build a runner that started a moment ago may still be loading chunks from.
+  // A folder younger than ten minutes may be another build still being written (two `npm test`s).
   const keep = new Set([id, previous ?? ""])
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory() && !keep.has(entry.name)) rmSync(join(dir, entry.name), { recursive: true, force: true })
+    if (!entry.isDirectory() || keep.has(entry.name)) continue
+    const folder = join(dir, entry.name)
+    if (Date.now() - statSync(folder).mtimeMs > 10 * 60_000) rmSync(folder, { recursive: true, force: true })
   }
   return { built: true, reason, build: id, inputs: inputs.length, seconds: (performance.now() - t0) / 1000 }
 }

@@ -40,4 +40,11 @@ if (mode === "require" && bundle?.fresh !== true) {
   process.stderr.write(`polymath: POLYMATH_BUNDLE=require, but ${bundle?.fresh === false ? bundle.reason : "the bundle is off"}\n`)
   process.exit(2)
 }
-await import(bundle?.fresh === true ? pathToFileURL(bundle.program).href : "./Program.ts")
+if (bundle?.fresh === true) {
+  // POLYMATH_DEBUG=1 prints stack traces: through the bundle's source maps they name our sources.
+  // eslint-disable-next-line no-restricted-properties -- as above
+  if (/^(1|true|yes|on)$/i.test(process.env["POLYMATH_DEBUG"]?.trim() ?? "")) process.setSourceMapsEnabled(true)
+  await import(pathToFileURL(bundle.program).href)
+} else {
+  await import("./Program.ts")
+}

@@ -112,14 +112,22 @@ describe("buildRunnerBundle", () => {
     expect(invalid.stderr).toBe(fromSources.stderr)
     expect(invalid.status).toBe(fromSources.status)
 
-    // A rebuild replaces the build and keeps the one before (a runner may be loading from it).
+    // A rebuild replaces the build and keeps the one before (a runner may be loading from it);
+    // older ones go once ten minutes old (younger ones may be another build being written).
     const second = await buildRunnerBundle({ dir })
     expect(second.built).toBe(true)
     expect(statSync(join(dir, manifest.build)).isDirectory()).toBe(true)
     const third = await buildRunnerBundle({ dir })
     expect(statSync(join(dir, second.build!)).isDirectory()).toBe(true)
+    expect(statSync(join(dir, manifest.build)).isDirectory()).toBe(true)
+    const old = new Date(Date.now() - 11 * 60_000)
+    utimesSync(join(dir, manifest.build), old, old)
+    utimesSync(join(dir, second.build!), old, old)
+    const fourth = await buildRunnerBundle({ dir })
     expect(statSync(join(dir, manifest.build), { throwIfNoEntry: false })).toBeUndefined()
-    expect(checkBundle(repoRoot, dir)).toEqual({ fresh: true, program: join(dir, third.build!, programEntry) })
+    expect(statSync(join(dir, second.build!), { throwIfNoEntry: false })).toBeUndefined()
+    expect(statSync(join(dir, third.build!)).isDirectory()).toBe(true)
+    expect(checkBundle(repoRoot, dir)).toEqual({ fresh: true, program: join(dir, fourth.build!, programEntry) })
   }, 60_000)
 })
 
