@@ -276,6 +276,26 @@ describe("loadPipeline", () => {
       expect(incFold[0]).toMatch(/several rows of source 'links' can map to one LINKS relationship, but the source is incremental/)
     }))
 
+  it.effect("the mappings of one label, or of one relationship type between two labels, agree on on_missing", () =>
+    Effect.gen(function*() {
+      const twoTexts = good.replace("        - { label: Thing,", "        - { label: Text, from: texts, key: id, properties: { preview: body }, on_missing: delete }\n        - { label: Thing,")
+      expect(yield* problems("mixednodes", twoTexts)).toEqual([
+        "38:91: label Text is mapped with on_missing: keep at nodes[0] and on_missing: delete here; a sweep cannot tell which mapping wrote an entity, so it would delete what the keep mapping wrote"
+      ])
+      // The step's default counts for a mapping that sets none; agreeing mappings are fine.
+      const stepDelete = twoTexts.replace("      lineage:", "      on_missing: delete\n      lineage:")
+      expect(yield* problems("stepdelete", stepDelete)).toEqual([])
+      expect(yield* problems("stepkeep", stepDelete.replace("on_missing: delete }", "on_missing: keep }"))).toEqual([
+        "39:91: label Text is mapped with on_missing: delete at nodes[0] and on_missing: keep here; a sweep cannot tell which mapping wrote an entity, so it would delete what the keep mapping wrote"
+      ])
+      const twoLinks = good.replace("verify:", "        - { type: LINKS, from: links, start: Text(id), end: \"Thing(name: name, kind: kind)\", properties: [w], on_missing: delete }\nverify:")
+      const linkProblems = yield* problems("mixedrels", twoLinks)
+      expect(linkProblems).toHaveLength(1)
+      expect(linkProblems[0]).toMatch(/^45:\d+: LINKS from Text to Thing is mapped with on_missing: keep at relationships\[0\] and on_missing: delete here/)
+      // Another pair of labels is another group.
+      expect(yield* problems("otherpair", twoLinks.replace("start: Text(id), end: \"Thing(name: name, kind: kind)\", properties: [w], on_missing: delete", "start: Text(id), end: Text(id), on_missing: delete"))).toEqual([])
+    }))
+
   it.effect("columns a query never names are reported at the mapping that needs them, before any database", () =>
     Effect.gen(function*() {
       expect(yield* problems("cols", good.replace("properties: [w]", "properties: [weight]").replace("key: id\n    sql: SELECT id, body", "key: id\n    sql: SELECT ident, body"))).toEqual([

@@ -18,6 +18,37 @@ export const lintGraph = (c: Checker, stepName: string, g: GraphSpec, p: Path): 
   if ((g.nodes ?? []).length === 0 && (g.relationships ?? []).length === 0) {
     c.out.push(error(c.at(p, "key"), `graph step '${stepName}' writes no nodes and no relationships`))
   }
+  lintSweepGroups(c, g, p)
+}
+
+/**
+ * The mappings of one label (or of one relationship type between two labels) in a step are one
+ * sweep group: the sweep removes what none of them read, as an entity does not record which mapping
+ * wrote it. Mappings of a group that disagree on `on_missing` would have a `keep` mapping's entities
+ * deleted by another mapping's sweep, so they are refused.
+ */
+const lintSweepGroups = (c: Checker, g: GraphSpec, p: Path): void => {
+  const first = new Map<string, { readonly onMissing: string; readonly where: string }>()
+  const check = (group: string, what: string, onMissing: string | undefined, mp: Path, where: string) => {
+    const om = onMissing ?? g.on_missing ?? "keep"
+    const prev = first.get(group)
+    if (prev === undefined) {
+      first.set(group, { onMissing: om, where })
+      return
+    }
+    if (prev.onMissing === om) return
+    c.out.push(error(
+      c.at(onMissing !== undefined ? [...mp, "on_missing"] : mp),
+      `${what} is mapped with on_missing: ${prev.onMissing} at ${prev.where} and on_missing: ${om} here; a sweep cannot tell which mapping wrote an entity, so it would delete what the keep mapping wrote`,
+      `give every mapping of ${what} in this step the same on_missing`
+    ))
+  }
+  for (const [i, node] of (g.nodes ?? []).entries()) {
+    check(JSON.stringify(["nodes", node.label]), `label ${node.label}`, node.on_missing, [...p, "nodes", i], `nodes[${i}]`)
+  }
+  for (const [i, rel] of (g.relationships ?? []).entries()) {
+    check(JSON.stringify(["relationships", rel.type, rel.start.label, rel.end.label]), `${rel.type} from ${rel.start.label} to ${rel.end.label}`, rel.on_missing, [...p, "relationships", i], `relationships[${i}]`)
+  }
 }
 
 const lintNode = (c: Checker, g: GraphSpec, node: NodeMappingSpec, np: Path, lineage: ReadonlyArray<string>, nodeKeys: NodeKeys): void => {
