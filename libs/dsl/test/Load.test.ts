@@ -292,6 +292,11 @@ describe("loadPipeline", () => {
       const linkProblems = yield* problems("mixedrels", twoLinks)
       expect(linkProblems).toHaveLength(1)
       expect(linkProblems[0]).toMatch(/^45:\d+: LINKS from Text to Thing is mapped with on_missing: keep at relationships\[0\] and on_missing: delete here/)
+      // ... and on their key.
+      const keyed = twoLinks.replace("properties: [w], on_missing: delete }", "key: [w] }")
+      const keyProblems = yield* problems("mixedkeys", keyed)
+      expect(keyProblems).toHaveLength(1)
+      expect(keyProblems[0]).toMatch(/^45:\d+: LINKS from Text to Thing is keyed by \(\) at relationships\[0\] and by \(w\) here; one relationship type between two labels needs one key$/)
       // Another pair of labels is another group.
       expect(yield* problems("otherpair", twoLinks.replace("start: Text(id), end: \"Thing(name: name, kind: kind)\", properties: [w], on_missing: delete", "start: Text(id), end: Text(id), on_missing: delete"))).toEqual([])
     }))

@@ -46,8 +46,22 @@ const lintSweepGroups = (c: Checker, g: GraphSpec, p: Path): void => {
   for (const [i, node] of (g.nodes ?? []).entries()) {
     check(JSON.stringify(["nodes", node.label]), `label ${node.label}`, node.on_missing, [...p, "nodes", i], `nodes[${i}]`)
   }
+  // One relationship type between two labels also needs one key: a MERGE without `role` matches
+  // every relationship another mapping keyed by `role` wrote between the same nodes.
+  const relKeys = new Map<string, { readonly key: ReadonlyArray<string>; readonly where: string }>()
   for (const [i, rel] of (g.relationships ?? []).entries()) {
-    check(JSON.stringify(["relationships", rel.type, rel.start.label, rel.end.label]), `${rel.type} from ${rel.start.label} to ${rel.end.label}`, rel.on_missing, [...p, "relationships", i], `relationships[${i}]`)
+    const group = JSON.stringify(["relationships", rel.type, rel.start.label, rel.end.label])
+    const what = `${rel.type} from ${rel.start.label} to ${rel.end.label}`
+    check(group, what, rel.on_missing, [...p, "relationships", i], `relationships[${i}]`)
+    const key = toPropertyMap(rel.key).map((k) => k.property).sort()
+    const prev = relKeys.get(group)
+    if (prev === undefined) relKeys.set(group, { key, where: `relationships[${i}]` })
+    else if (prev.key.join(",") !== key.join(",")) {
+      c.out.push(error(
+        c.at(rel.key !== undefined ? [...p, "relationships", i, "key"] : [...p, "relationships", i]),
+        `${what} is keyed by (${prev.key.join(", ")}) at ${prev.where} and by (${key.join(", ")}) here; one relationship type between two labels needs one key`
+      ))
+    }
   }
 }
 
