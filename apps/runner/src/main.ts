@@ -15,7 +15,7 @@
 // POLYMATH_HEAP_GROWING_PERCENT overrides it (0: V8's own heuristic).
 //
 // Bundle: the program is loaded from the runner's bundle when it matches the sources (BundleCheck.ts:
-// 0.45 -> 0.15 s for `--version`), else from the sources. POLYMATH_BUNDLE=off always loads the sources;
+// 0.43 -> 0.17 s for `--version`), else from the sources. POLYMATH_BUNDLE=off always loads the sources;
 // POLYMATH_BUNDLE=require refuses to start without a current bundle (the tests use it to know which ran).
 import { enableCompileCache } from "node:module"
 import { resolve } from "node:path"
