@@ -52,17 +52,28 @@ const snapshot = async () => {
 /** A process whose output a test can wait on. */
 interface Proc {
   readonly child: ChildProcess
+  /** stdout and stderr as they came. */
   readonly output: () => string
+  readonly stdout: () => string
+  readonly stderr: () => string
   readonly exited: Promise<number | null>
 }
 
 const launch = (args: ReadonlyArray<string>): Proc => {
   const child = spawn(process.execPath, [...args], { cwd: process.cwd(), env: env(), stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()))
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()))
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.on("data", (d: Buffer) => {
+    output += d.toString()
+    stdout += d.toString()
+  })
+  child.stderr!.on("data", (d: Buffer) => {
+    output += d.toString()
+    stderr += d.toString()
+  })
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
-  return { child, output: () => output, exited }
+  return { child, output: () => output, stdout: () => stdout, stderr: () => stderr, exited }
 }
 
 const waitFor = async (p: Proc, pattern: RegExp, seconds = 120): Promise<RegExpExecArray> => {
@@ -197,7 +208,12 @@ ${policy === "fail" ? "" : `steps:
 `}`
     const file = join(dir, "badtexts.yaml")
     writeFileSync(file, texts("fail"))
-    const distributed = (...extra: ReadonlyArray<string>) => run(runner("run", "--pipeline", file, ...model, "--only", "embed_passages", "--distributed", "--ranges", "4", ...extra), env())
+    // Through exitOf: a run that never ends fails with every process's output.
+    const distributed = async (...extra: ReadonlyArray<string>) => {
+      const p = launch(runner("run", "--pipeline", file, ...model, "--only", "embed_passages", "--distributed", "--ranges", "4", ...extra))
+      const code = await exitOf(p, 180)
+      return { code, stdout: p.stdout(), stderr: p.stderr() }
+    }
     const failing = await distributed("--report", join(dir, "failed.json"))
     expect(failing.code, failing.stderr).toBe(1)
     // --report is written as a local run writes it, here for a failed run.
